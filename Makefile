@@ -1,0 +1,57 @@
+# evalkit: `make demo` runs the built-in multilingual suite on the embedded model;
+# `make test` runs ruff, mypy and the whole test suite. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# llama.cpp compiles from source once (10-15 min on 2 cores); pip caches the wheel afterwards.
+# Skip what evalkit does not use (multimodal, examples, tools, tests, curl).
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF -DGGML_OPENMP=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: install install-demo browser test lint typecheck pytest demo bench bench-peers clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[local,cjk]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[local,cjk,test]'
+	touch $@ $(VENV)/.demo-installed
+
+install-demo: $(VENV)/.demo-installed
+install: $(VENV)/.test-installed
+
+# Headless Chromium for the report browser tests (Debian packages; needs root or sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check evalkit tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install browser
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+demo: install-demo
+	$(BIN)/evalkit run suites/quickstart.yaml --out reports/demo --model local:smollm2
+	@echo "demo report: reports/demo/report.html"
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+bench-peers: install
+	$(BIN)/python -m benchmarks.peers
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

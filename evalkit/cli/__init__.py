@@ -1,0 +1,86 @@
+"""The ``evalkit`` command: a thin shell over the library. Only here do errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from evalkit import __version__
+from evalkit.cli._common import fail
+from evalkit.errors import EvalkitError
+
+COMMANDS = {
+    # name: module under evalkit.cli that defines a click command called `command`
+    "run": "_run",
+    "validate": "_validate",
+    "init": "_init",
+    "report": "_report",
+    "compare": "_compare",
+    "gate": "_gate",
+    "merge": "_merge",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (keeps ``--help`` fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._available(name)]
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        from importlib.util import find_spec
+
+        return find_spec(f"evalkit.cli.{COMMANDS[name]}") is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not self._available(cmd_name):
+            return None
+        from importlib import import_module
+
+        module = import_module(f"evalkit.cli.{COMMANDS[cmd_name]}")
+        command: click.Command = module.command
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evalkit")
+def cli() -> None:
+    """Multilingual evaluation harness and CI quality gate for chat language models.
+
+    \b
+    Exit codes: 0 success, 1 a quality gate failed, 2 bad input,
+                3 the run could not complete (results so far are kept).
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point. Returns (and, as a console script, exits with) the exit code."""
+    try:
+        result = cli.main(args=argv, prog_name="evalkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("evalkit: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code == 1 else exc.exit_code  # click uses 1 for usage errors; we use 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except EvalkitError as exc:
+        return fail(exc)
+    except KeyboardInterrupt:
+        click.echo("evalkit: interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug in evalkit: one line, no traceback unless asked for
+        if os.environ.get("EVALKIT_DEBUG"):
+            raise
+        click.echo(f"evalkit: internal error: {type(exc).__name__}: {exc} (set EVALKIT_DEBUG=1 for details)",
+                   err=True)
+        return 4
+    return int(result or 0)
+
+
+def entry() -> None:
+    sys.exit(main())

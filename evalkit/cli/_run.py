@@ -1,0 +1,124 @@
+"""``evalkit run SUITE --out DIR``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from evalkit.cli._common import safe_text, split_list
+from evalkit.errors import UsageError
+
+
+class _LineProgress:
+    """Quiet, line-oriented progress for logs (CI); a redrawn line on a terminal."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.start = time.monotonic()
+
+    def __call__(self, done: int, todo: int, counts: Counter[str]) -> None:
+        now = time.monotonic()
+        final = done >= todo
+        if not final and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        line = f"{done}/{todo} items  {counts['failed']} failed  {counts['cached']} cached  {rate:.1f} items/s"
+        if self.tty:
+            click.echo("\r" + line.ljust(70), err=True, nl=final)
+        else:
+            click.echo(line, err=True)
+
+
+@click.command("run")
+@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (re-running into it resumes).")
+@click.option("--model", help="Model name; 'local:smollm2' or 'local:/path/model.gguf' for the embedded provider.")
+@click.option("--provider", type=click.Choice(["openai", "local"]), help="Force a provider.")
+@click.option("--base-url", help="OpenAI-compatible base URL (default: the suite's, else the AI/ML API).")
+@click.option("--api-key-env", help="Environment variable holding the API key (default AIMLAPI_API_KEY).")
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at most.")
+@click.option("--timeout", type=click.FloatRange(0.001, 3600), help="Seconds per request.")
+@click.option("--max-attempts", type=click.IntRange(1, 50), help="Attempts per item, retries included.")
+@click.option("--max-error-rate", type=click.FloatRange(0, 1), help="Stop (exit 3) when more items fail.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), help="Cache file.")
+@click.option("--languages", help="Comma-separated subset of the suite's languages.")
+@click.option("--prompts", help="Comma-separated subset of the suite's prompt variants.")
+@click.option("--limit", type=click.IntRange(1), help="Use only the first N cases.")
+@click.option("--repeat", type=click.IntRange(1, 1000), help="Repeat every item N times.")
+@click.option("--shard", help="Run slice K of N (e.g. 2/4) of the items, for CI matrices.")
+@click.option("--no-report", is_flag=True, help="Do not write report.html.")
+@click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
+def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
+            api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
+            max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
+            prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
+            allow_outside_paths: bool) -> int:
+    """Run SUITE against a model and write results, summary and report into --out."""
+    from evalkit.items import Selection, Shard
+    from evalkit.runner import RunOptions, run
+    from evalkit.suite import load_suite
+
+    loaded = load_suite(suite, allow_outside_paths=allow_outside_paths)
+    if provider == "local" and model and not model.startswith("local:"):
+        model = f"local:{model}"
+    elif provider == "local" and not model:
+        model = "local:smollm2"
+    elif provider == "openai" and model and model.startswith("local:"):
+        raise UsageError("--provider openai cannot serve a local: model")
+    options = RunOptions(
+        out_dir=out_dir,
+        selection=Selection(
+            languages=split_list(languages),
+            prompts=split_list(prompts),
+            limit=limit,
+            repeats=repeat,
+            shard=Shard.parse(shard) if shard else None,
+        ),
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        concurrency=concurrency,
+        use_cache=not no_cache,
+        cache_path=cache_path,
+        max_error_rate=max_error_rate,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        write_report=not no_report,
+        argv=["evalkit", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else [],
+        progress=_LineProgress(),
+    )
+    outcome = run(loaded, options)
+    m = outcome.manifest
+    c = m.counts
+    click.echo(f"{c.done}/{c.planned} items done, {c.failed} failed, {c.cached} from cache -> {out_dir}")
+    if c.errors_by_kind:
+        click.echo("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(c.errors_by_kind.items())))
+    if outcome.interrupted:
+        resume = shlex.join(m.argv) if m.argv else f"evalkit run {suite} --out {out_dir}"
+        click.echo(f"interrupted; resume with: {safe_text(resume)}", err=True)
+        return 130
+    _print_summary(out_dir)
+    return 0
+
+
+def _print_summary(out_dir: Path) -> None:
+    from evalkit.results import read_summary
+
+    summary = read_summary(out_dir)
+    for cell in summary.cells:
+        if cell.value is None:
+            continue
+        ci = f" [{cell.ci_low:.1f}, {cell.ci_high:.1f}]" if cell.ci_low is not None else ""
+        click.echo(f"  {cell.variant:<14} {cell.language:<6} {cell.metric:<12} {cell.value:6.1f}{ci}  n={cell.n}")
+    report = out_dir / "report.html"
+    if report.exists():
+        click.echo(f"report: {report}")

@@ -1,0 +1,58 @@
+"""Results on disk: the run manifest, ``results.jsonl`` and ``summary.json`` (see docs/results-format.md)."""
+
+from evalkit.results._models import (
+    RESULTS_VERSION,
+    Counts,
+    ErrorCell,
+    ErrorInfo,
+    ItemResult,
+    MetricCell,
+    ModelRecord,
+    RunManifest,
+    ScorerRecord,
+    SuiteRecord,
+    Summary,
+    UsageInfo,
+)
+from evalkit.results._store import (
+    MANIFEST,
+    RESULTS,
+    SUMMARY,
+    ResultsWriter,
+    compact_for_resume,
+    iter_results,
+    latest_by_item,
+    read_manifest,
+    read_summary,
+    repair_torn_tail,
+    write_json_atomic,
+)
+from evalkit.results._summary import ScorerBook, summarize
+
+__all__ = [
+    "MANIFEST",
+    "RESULTS",
+    "RESULTS_VERSION",
+    "SUMMARY",
+    "Counts",
+    "ErrorCell",
+    "ErrorInfo",
+    "ItemResult",
+    "MetricCell",
+    "ModelRecord",
+    "ResultsWriter",
+    "RunManifest",
+    "ScorerBook",
+    "ScorerRecord",
+    "SuiteRecord",
+    "Summary",
+    "UsageInfo",
+    "compact_for_resume",
+    "iter_results",
+    "latest_by_item",
+    "read_manifest",
+    "read_summary",
+    "repair_torn_tail",
+    "summarize",
+    "write_json_atomic",
+]

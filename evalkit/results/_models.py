@@ -1,0 +1,145 @@
+"""What a run writes to disk. Versioned pydantic models: reports are rendered only from these."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESULTS_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorInfo(_Model):
+    kind: str  # rate_limited, server_error, transport_error, bad_response, client_error, auth_error
+    message: str
+    status: int | None = None
+    attempts: int = 1
+
+
+class UsageInfo(_Model):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class ItemResult(_Model):
+    """One line of ``results.jsonl``."""
+
+    v: int = RESULTS_VERSION
+    item_id: str
+    case_id: str
+    language: str
+    variant: str
+    repeat: int = 0
+    target_language: str
+    messages: list[dict[str, str]]
+    references: list[str] = []
+    output: str | None = None
+    finish_reason: str | None = None
+    truncated: bool = False
+    usage: UsageInfo | None = None
+    latency_ms: float | None = None
+    response_id: str | None = None
+    cached: bool = False
+    attempts: int = 1
+    error: ErrorInfo | None = None
+    scores: dict[str, float | None] = {}
+    stats: dict[str, list[float]] = {}  # sacrebleu sufficient statistics per corpus metric
+    details: dict[str, dict[str, Any]] = {}  # per scorer (e.g. detected language)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def wrong_language(self) -> bool:
+        return self.scores.get("language") == 0.0
+
+
+class ScorerRecord(_Model):
+    name: str
+    label: str
+    options: dict[str, Any] = {}
+    kind: Literal["corpus", "binary"]
+    higher_is_better: bool = True
+
+
+class SuiteRecord(_Model):
+    path: str
+    name: str
+    sha256: str
+    description: str = ""
+
+
+class ModelRecord(_Model):
+    provider: str
+    name: str
+    base_url: str
+    api_key_env: str | None = None
+    params: dict[str, Any] = {}
+
+
+class Counts(_Model):
+    planned: int = 0
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    errors_by_kind: dict[str, int] = {}
+
+
+class RunManifest(_Model):
+    format: Literal["evalkit.run"] = "evalkit.run"
+    version: int = RESULTS_VERSION
+    evalkit_version: str
+    sacrebleu_version: str
+    python_version: str
+    git_revision: str | None = None
+    suite: SuiteRecord
+    model: ModelRecord
+    languages: list[str]
+    variants: list[str]
+    repeats: int = 1
+    shard: str | None = None
+    scorers: list[ScorerRecord]
+    started_at: str
+    finished_at: str | None = None
+    status: Literal["running", "complete", "interrupted", "aborted"] = "running"
+    abort_reason: str | None = None
+    counts: Counts = Field(default_factory=Counts)
+    signatures: dict[str, dict[str, str]] = {}  # metric label -> target language -> sacrebleu signature
+    argv: list[str] = []
+
+
+class MetricCell(_Model):
+    variant: str
+    language: str
+    metric: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    interval: str = ""  # how the interval was computed
+    signature: str | None = None
+    higher_is_better: bool = True
+
+
+class ErrorCell(_Model):
+    variant: str
+    language: str
+    planned: int
+    errors: int
+    by_kind: dict[str, int] = {}
+
+
+class Summary(_Model):
+    format: Literal["evalkit.summary"] = "evalkit.summary"
+    version: int = RESULTS_VERSION
+    suite_sha256: str
+    model: str
+    cells: list[MetricCell]
+    errors: list[ErrorCell]
+    wrong_language: dict[str, int] = {}

@@ -1,0 +1,142 @@
+"""Per variant × language × metric scores with 95% intervals, computed from what is on disk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from evalkit.results._models import ErrorCell, ItemResult, MetricCell, RunManifest, ScorerRecord, Summary
+from evalkit.scoring import Scorer, build_scorer
+
+BOOTSTRAP_RESAMPLES = 1000
+
+
+@dataclass
+class _Group:
+    planned: int = 0
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    target: str | None = None
+    stats: dict[str, list[list[float]]] = field(default_factory=lambda: defaultdict(list))
+    num_refs: set[int] = field(default_factory=set)
+    values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    wrong_language: int = 0
+
+
+class ScorerBook:
+    """Scorer objects rebuilt from the manifest, one per (label, target language)."""
+
+    def __init__(self, records: list[ScorerRecord]) -> None:
+        self.records = {r.label: r for r in records}
+        self._cache: dict[tuple[str, str], Scorer] = {}
+
+    def get(self, label: str, language: str) -> Scorer:
+        key = (label, language)
+        if key not in self._cache:
+            rec = self.records[label]
+            self._cache[key] = build_scorer(rec.name, rec.options, language)
+        return self._cache[key]
+
+
+def group_results(results: Iterable[ItemResult]) -> dict[tuple[str, str], _Group]:
+    groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
+    for r in results:
+        g = groups[(r.variant, r.language)]
+        g.planned += 1
+        g.target = g.target or r.target_language
+        if r.error is not None:
+            g.errors[r.error.kind] += 1
+            continue
+        g.num_refs.add(len(r.references))
+        for label, st in r.stats.items():
+            g.stats[label].append(st)
+        for label, value in r.scores.items():
+            if value is not None and label not in r.stats:
+                g.values[label].append(value)
+        if r.wrong_language:
+            g.wrong_language += 1
+    return groups
+
+
+def corpus_cell(
+    variant: str,
+    language: str,
+    record: ScorerRecord,
+    scorer: Scorer,
+    rows: list[list[float]],
+    num_refs: set[int],
+    seed: int = 0,
+) -> MetricCell:
+    from evalkit.stats import bootstrap_ci
+
+    stats = np.asarray(rows, dtype=float)
+    est = bootstrap_ci(
+        stats, lambda summed: scorer.corpus_score(summed.tolist()), n_resamples=BOOTSTRAP_RESAMPLES, seed=seed
+    )
+    return MetricCell(
+        variant=variant,
+        language=language,
+        metric=record.label,
+        value=est.value,
+        ci_low=est.ci_low,
+        ci_high=est.ci_high,
+        n=est.n,
+        interval=f"bootstrap 95% ({BOOTSTRAP_RESAMPLES} resamples)",
+        signature=scorer.signature(next(iter(num_refs)) if len(num_refs) == 1 else -1),
+        higher_is_better=record.higher_is_better,
+    )
+
+
+def binary_cell(variant: str, language: str, record: ScorerRecord, values: list[float]) -> MetricCell:
+    from evalkit.stats import wilson_interval
+
+    n = len(values)
+    passes = int(round(sum(values)))
+    low, high = wilson_interval(passes, n) if n else (float("nan"), float("nan"))
+    return MetricCell(
+        variant=variant,
+        language=language,
+        metric=record.label,
+        value=100.0 * passes / n if n else None,
+        ci_low=100.0 * low if n else None,
+        ci_high=100.0 * high if n else None,
+        n=n,
+        interval="Wilson 95%",
+        higher_is_better=record.higher_is_better,
+    )
+
+
+def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
+    book = ScorerBook(manifest.scorers)
+    groups = group_results(results)
+    cells: list[MetricCell] = []
+    errors: list[ErrorCell] = []
+    wrong: dict[str, int] = defaultdict(int)
+    for (variant, language), g in sorted(groups.items()):
+        target = g.target or language
+        for record in manifest.scorers:
+            if record.kind == "corpus":
+                rows = g.stats.get(record.label, [])
+                if rows:
+                    cells.append(
+                        corpus_cell(variant, language, record, book.get(record.label, target), rows, g.num_refs)
+                    )
+                else:
+                    cells.append(MetricCell(variant=variant, language=language, metric=record.label, value=None,
+                                            higher_is_better=record.higher_is_better))
+            else:
+                cells.append(binary_cell(variant, language, record, g.values.get(record.label, [])))
+        errors.append(
+            ErrorCell(variant=variant, language=language, planned=g.planned, errors=sum(g.errors.values()),
+                      by_kind=dict(g.errors))
+        )
+        wrong[language] += g.wrong_language
+    return Summary(
+        suite_sha256=manifest.suite.sha256,
+        model=manifest.model.name,
+        cells=cells,
+        errors=errors,
+        wrong_language=dict(wrong),
+    )

@@ -1,0 +1,419 @@
+"""Run a suite: plan items, query the provider with bounded concurrency, score, append results.
+
+The runner is resumable: items already in ``results.jsonl`` are kept and skipped; failed items
+are retried. Nothing already written is ever lost: an abort (auth refused, too many errors) or an
+interruption stops new requests, lets the ones in flight finish, and writes the manifest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evalkit import __version__
+from evalkit.cache import ResponseCache, cache_key, default_cache_path
+from evalkit.errors import AuthError, ProviderError, RunAborted, SuiteError, TooManyErrors, UsageError
+from evalkit.items import Item, Planner, Selection
+from evalkit.providers import AdaptiveLimiter, Completion, Provider, Request, RetryPolicy, make_provider
+from evalkit.results import (
+    MANIFEST,
+    RESULTS,
+    SUMMARY,
+    Counts,
+    ErrorInfo,
+    ItemResult,
+    ModelRecord,
+    ResultsWriter,
+    RunManifest,
+    ScorerBook,
+    ScorerRecord,
+    SuiteRecord,
+    UsageInfo,
+    compact_for_resume,
+    iter_results,
+    read_manifest,
+    summarize,
+    write_json_atomic,
+)
+from evalkit.scoring import REGISTRY, build_scorer
+from evalkit.suite import LoadedSuite, ModelSpec
+from evalkit.validate import check_static
+
+MIN_ITEMS_BEFORE_ABORT = 10
+
+
+@dataclass
+class RunOptions:
+    out_dir: Path
+    selection: Selection = field(default_factory=Selection)
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    concurrency: int | None = None
+    use_cache: bool = True
+    cache_path: Path | None = None
+    max_error_rate: float | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    write_report: bool = True
+    argv: list[str] = field(default_factory=list)
+    progress: Callable[[int, int, Counter[str]], None] | None = None
+
+
+@dataclass
+class RunOutcome:
+    out_dir: Path
+    manifest: RunManifest
+    interrupted: bool = False
+
+
+def effective_model(spec: ModelSpec, options: RunOptions) -> ModelSpec:
+    updates: dict[str, object] = {}
+    if options.model:
+        updates["name"] = options.model
+        updates["provider"] = None
+    if options.base_url:
+        updates["base_url"] = options.base_url
+    if options.api_key_env:
+        updates["api_key_env"] = options.api_key_env
+    if options.concurrency:
+        updates["concurrency"] = options.concurrency
+    if options.max_error_rate is not None:
+        updates["max_error_rate"] = options.max_error_rate
+    if options.max_attempts is not None:
+        updates["max_attempts"] = options.max_attempts
+    if options.timeout is not None:
+        updates["timeout"] = options.timeout
+    return spec.model_copy(update=updates)
+
+
+def scorer_records(suite: LoadedSuite) -> list[ScorerRecord]:
+    records = []
+    for s in suite.spec.scorers:
+        scorer = build_scorer(s.name, s.options, suite.spec.languages[0])
+        records.append(
+            ScorerRecord(
+                name=s.name,
+                label=scorer.label,
+                options=s.options,
+                kind=scorer.kind,
+                higher_is_better=scorer.higher_is_better,
+            )
+        )
+    labels = [r.label for r in records]
+    dupes = {x for x in labels if labels.count(x) > 1}
+    if dupes:
+        raise SuiteError(f"two scorers are named {sorted(dupes)[0]!r}; give one a different 'label' option")
+    return records
+
+
+def git_revision(path: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _sacrebleu_version() -> str:
+    from importlib.metadata import version
+
+    return version("sacrebleu")
+
+
+class Run:
+    """One execution of a suite into a run directory."""
+
+    def __init__(self, suite: LoadedSuite, options: RunOptions) -> None:
+        self.suite = suite
+        self.options = options
+        self.out = options.out_dir
+        self.model = effective_model(suite.spec.model, options)
+        errors = check_static(suite)
+        if errors:
+            raise errors[0]
+        self.planner = Planner(suite, options.selection)
+        self.records = scorer_records(suite)
+        self.book = ScorerBook(self.records)
+        self.params = self.model.params.as_body()
+        self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
+        self.counts: Counter[str] = Counter()
+        self.stop = asyncio.Event()
+        self.abort: BaseException | None = None
+
+    # --- manifest -------------------------------------------------------------------------
+    def _new_manifest(self, planned: int) -> RunManifest:
+        spec = self.suite.spec
+        shard = self.options.selection.shard
+        return RunManifest(
+            evalkit_version=__version__,
+            sacrebleu_version=_sacrebleu_version(),
+            python_version=platform.python_version(),
+            git_revision=git_revision(self.suite.path.parent),
+            suite=SuiteRecord(
+                path=str(self.suite.path), name=spec.name, sha256=self.suite.sha256, description=spec.description
+            ),
+            model=ModelRecord(
+                provider=self.model.resolved_provider,
+                name=self.model.name,
+                base_url=self.model.base_url if self.model.resolved_provider == "openai" else "local",
+                api_key_env=self.model.api_key_env if self.model.resolved_provider == "openai" else None,
+                params=self.params,
+            ),
+            languages=self.planner.languages,
+            variants=self.planner.variants,
+            repeats=self.planner.repeats,
+            shard=f"{shard.index}/{shard.count}" if shard else None,
+            scorers=self.records,
+            started_at=_now(),
+            counts=Counts(planned=planned),
+            argv=self.options.argv,
+        )
+
+    def _check_resumable(self, planned_manifest: RunManifest) -> None:
+        path = self.out / MANIFEST
+        if not path.exists():
+            return
+        old = read_manifest(self.out)
+        mismatches = []
+        if old.suite.sha256 != planned_manifest.suite.sha256:
+            mismatches.append("suite file changed")
+        if (old.model.name, old.model.base_url, old.model.params) != (
+            planned_manifest.model.name,
+            planned_manifest.model.base_url,
+            planned_manifest.model.params,
+        ):
+            mismatches.append("model, endpoint or parameters differ")
+        if mismatches:
+            raise UsageError(
+                f"{self.out} holds a run that cannot be resumed with these settings ({'; '.join(mismatches)}); "
+                "choose a new --out directory"
+            )
+
+    # --- items ----------------------------------------------------------------------------
+    def _pending(self, done: set[str]) -> Iterator[Item]:
+        for item in self.planner.iter_items():
+            if item.item_id not in done:
+                yield item
+
+    async def _request(self, provider: Provider, limiter: AdaptiveLimiter, item: Item) -> tuple[
+        Completion | None, ProviderError | None, int
+    ]:
+        request = Request(item.messages, self.params)
+        attempt = 0
+        while True:
+            attempt += 1
+            await limiter.acquire()
+            try:
+                completion = await provider.complete(request)
+            except ProviderError as exc:
+                await limiter.release(rate_limited=exc.kind == "rate_limited")
+                if isinstance(exc, AuthError):
+                    raise
+                delay = self.policy.delay(exc, attempt)
+                if delay is None or self.stop.is_set():
+                    return None, exc, attempt
+                await asyncio.sleep(delay)
+                continue
+            await limiter.release()
+            return completion, None, attempt
+
+    def _score(self, item: Item, result: ItemResult, text: str) -> None:
+        for rec in self.records:
+            scorer = self.book.get(rec.label, item.target_language)
+            if scorer.needs_references and not item.references:
+                continue
+            s = scorer.score(text, item.references)
+            result.scores[rec.label] = s.value
+            if s.stats is not None:
+                result.stats[rec.label] = s.stats
+            if s.details:
+                result.details[rec.label] = s.details
+
+    def _result(self, item: Item, completion: Completion | None, error: ProviderError | None,
+                attempts: int, cached: bool) -> ItemResult:
+        result = ItemResult(
+            item_id=item.item_id,
+            case_id=item.case_id,
+            language=item.language,
+            variant=item.variant,
+            repeat=item.repeat,
+            target_language=item.target_language,
+            messages=list(item.messages),
+            references=list(item.references),
+            cached=cached,
+            attempts=attempts,
+        )
+        if error is not None or completion is None:
+            assert error is not None
+            result.error = ErrorInfo(kind=error.kind, message=error.message, status=error.status, attempts=attempts)
+            return result
+        result.output = completion.text
+        result.finish_reason = completion.finish_reason
+        result.truncated = completion.finish_reason == "length"
+        result.usage = UsageInfo(**completion.usage.__dict__)
+        result.latency_ms = round(completion.latency_ms, 2)
+        result.response_id = completion.response_id
+        self._score(item, result, completion.text)
+        return result
+
+    async def _worker(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
+                      cache: ResponseCache | None, writer: ResultsWriter) -> None:
+        base_url = self.model.base_url if self.model.resolved_provider == "openai" else "local"
+        while not self.stop.is_set():
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            key = cache_key(base_url, self.model.name, self.params, item.messages, item.repeat)
+            completion = cache.get(key) if cache else None
+            cached = completion is not None
+            error: ProviderError | None = None
+            attempts = 0
+            if completion is None:
+                completion, error, attempts = await self._request(provider, limiter, item)
+                if completion is not None and cache is not None:
+                    cache.put(key, completion)
+            result = self._result(item, completion, error, attempts, cached)
+            writer.write(result)
+            self.counts["done"] += 1
+            if cached:
+                self.counts["cached"] += 1
+            if result.error is not None:
+                self.counts["failed"] += 1
+                self.counts["error:" + result.error.kind] += 1
+                self._check_error_rate()
+            if self.options.progress:
+                self.options.progress(self.counts["done"], self.counts["todo"], self.counts)
+
+    def _check_error_rate(self) -> None:
+        done, failed = self.counts["done"], self.counts["failed"]
+        if done >= MIN_ITEMS_BEFORE_ABORT and failed / done > self.model.max_error_rate and self.abort is None:
+            self.abort = TooManyErrors(
+                f"{failed} of {done} items failed (limit {self.model.max_error_rate:.0%}); stopped early"
+            )
+            self.stop.set()
+
+    async def execute(self) -> RunOutcome:
+        self.out.mkdir(parents=True, exist_ok=True)
+        # One full planning pass renders every template before any request is sent.
+        planned_ids = {item.item_id for item in self.planner.iter_items()}
+        manifest = self._new_manifest(len(planned_ids))
+        self._check_resumable(manifest)
+        results_path = self.out / RESULTS
+        done = compact_for_resume(results_path)
+        self.counts["todo"] = len(planned_ids - done)
+        write_json_atomic(self.out / MANIFEST, manifest)
+        provider = make_provider(self.model, concurrency=self.options.concurrency)
+        cap = self.model.concurrency
+        if provider.max_concurrency is not None:
+            cap = min(cap, provider.max_concurrency)
+        limiter = AdaptiveLimiter(cap)
+        cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
+        writer = ResultsWriter(results_path)
+        items = self._pending(done)
+        interrupted = False
+        try:
+            workers = [
+                asyncio.create_task(self._worker(items, provider, limiter, cache, writer)) for _ in range(cap)
+            ]
+            results = await asyncio.gather(*workers, return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException) and self.abort is None:
+                    self.abort = r
+            interrupted = self.stop.is_set() and self.abort is None
+        finally:
+            writer.close()
+            if cache:
+                cache.close()
+            await provider.aclose()
+        manifest = self._finish(manifest, interrupted)
+        if isinstance(self.abort, AuthError | RunAborted | SuiteError):
+            raise self.abort
+        if self.abort is not None:
+            raise self.abort
+        return RunOutcome(self.out, manifest, interrupted)
+
+    def _finish(self, manifest: RunManifest, interrupted: bool) -> RunManifest:
+        by_kind: Counter[str] = Counter()
+        done = failed = cached = 0
+        for r in iter_results(self.out / RESULTS):
+            done += 1
+            cached += r.cached
+            if r.error is not None:
+                failed += 1
+                by_kind[r.error.kind] += 1
+        status = "aborted" if self.abort is not None else ("interrupted" if interrupted else "complete")
+        manifest = manifest.model_copy(
+            update={
+                "finished_at": _now(),
+                "status": status,
+                "abort_reason": str(self.abort) if self.abort is not None else None,
+                "counts": Counts(planned=manifest.counts.planned, done=done, failed=failed, cached=cached,
+                                 errors_by_kind=dict(by_kind)),
+            }
+        )
+        summary = summarize(manifest, iter_results(self.out / RESULTS))
+        signatures: dict[str, dict[str, str]] = {}
+        for cell in summary.cells:
+            if cell.signature:
+                signatures.setdefault(cell.metric, {})[cell.language] = cell.signature
+        manifest = manifest.model_copy(update={"signatures": signatures})
+        write_json_atomic(self.out / MANIFEST, manifest)
+        write_json_atomic(self.out / SUMMARY, summary)
+        if self.options.write_report:
+            write_default_report(self.out)
+        return manifest
+
+
+def write_default_report(run_dir: Path) -> Path | None:
+    """``report.html`` next to the results (skipped quietly when the report module is unavailable)."""
+    try:
+        from evalkit.report import write_run_report
+    except ImportError:
+        return None
+    return write_run_report(run_dir, run_dir / "report.html")
+
+
+def known_scorer_names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+async def run_async(suite: LoadedSuite, options: RunOptions) -> RunOutcome:
+    return await Run(suite, options).execute()
+
+
+def run(suite: LoadedSuite, options: RunOptions, *, handle_signals: bool = True) -> RunOutcome:
+    """Run synchronously. SIGINT/SIGTERM stop new requests and finish writing (a second one cancels)."""
+
+    async def main() -> RunOutcome:
+        the_run = Run(suite, options)
+        if handle_signals and sys.platform != "win32":
+            import signal
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, _on_signal, the_run)
+        return await the_run.execute()
+
+    return asyncio.run(main())
+
+
+def _on_signal(the_run: Run) -> None:
+    if the_run.stop.is_set():
+        os._exit(130)  # second signal: the user insists
+    the_run.stop.set()

@@ -1,0 +1,50 @@
+"""The scorer protocol: every scorer turns one output into an item value and, for corpus
+metrics, sacrebleu's additive sufficient statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+Kind = Literal["corpus", "binary"]
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    value: float | None  # None: the check does not apply to this item
+    stats: list[float] | None = None  # corpus metrics: sufficient statistics of this segment
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Scorer(Protocol):
+    label: str
+    kind: Kind
+    needs_references: bool
+    higher_is_better: bool
+
+    def score(self, output: str, references: Sequence[str]) -> ItemScore: ...
+
+    def signature(self, num_refs: int = 1) -> str | None: ...
+
+    def corpus_score(self, summed_stats: Sequence[float]) -> float: ...
+
+
+class Options(BaseModel):
+    """Base for each scorer's options: unknown option names are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str | None = None
+
+
+class NotCorpus:
+    kind: Kind = "binary"
+    higher_is_better = True
+
+    def signature(self, num_refs: int = 1) -> str | None:
+        return None
+
+    def corpus_score(self, summed_stats: Sequence[float]) -> float:
+        raise TypeError(f"{type(self).__name__} has no corpus statistics")

@@ -1,0 +1,123 @@
+"""exact_match, contains and regex: binary checks with Unicode-aware normalization."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from evalkit.scoring._base import ItemScore, NotCorpus, Options
+from evalkit.scoring._normalize import DEFAULT_STEPS, STEPS, canonical_number, last_number, normalize
+
+NormalizeStep = Literal["nfkc", "casefold", "minus", "digits", "punctuation", "accents", "whitespace"]
+assert set(NormalizeStep.__args__) == set(STEPS)  # type: ignore[attr-defined]
+
+
+class RegexExtract(Options):
+    regex: str
+    group: int | str = 1
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return v
+
+
+class MatchOptions(Options):
+    normalize: list[NormalizeStep] = Field(default_factory=lambda: list(DEFAULT_STEPS))  # type: ignore[arg-type]
+    extract: Literal["last_number"] | RegexExtract | None = None
+    numeric: bool = False  # compare as numbers ("42.0" == "42", "١٢" == "12")
+
+
+def _extract(output: str, extract: Literal["last_number"] | RegexExtract | None) -> str | None:
+    if extract is None:
+        return output
+    if extract == "last_number":
+        return last_number(output)
+    assert isinstance(extract, RegexExtract)
+    match = re.search(extract.regex, output, flags=re.DOTALL)
+    if match is None:
+        return None
+    try:
+        return match.group(extract.group)
+    except (IndexError, re.error):
+        return None
+
+
+class ExactMatchScorer(NotCorpus):
+    needs_references = True
+
+    def __init__(self, options: MatchOptions, language: str) -> None:
+        self.options = options
+        self.label = options.label or "exact_match"
+
+    def _canon(self, text: str) -> str | None:
+        if self.options.numeric or self.options.extract == "last_number":
+            return canonical_number(text)
+        return normalize(text, self.options.normalize)
+
+    def score(self, output: str, references: Sequence[str]) -> ItemScore:
+        extracted = _extract(output, self.options.extract)
+        if extracted is None:
+            return ItemScore(0.0, details={"extracted": None})
+        got = self._canon(extracted)
+        refs = {self._canon(r) for r in references}
+        ok = got is not None and got in refs
+        return ItemScore(1.0 if ok else 0.0, details={"extracted": extracted})
+
+
+class ContainsOptions(Options):
+    normalize: list[NormalizeStep] = Field(default_factory=lambda: list(DEFAULT_STEPS))  # type: ignore[arg-type]
+    values: list[str] | None = None  # check these instead of the references
+    require: Literal["any", "all"] = "any"
+
+
+class ContainsScorer(NotCorpus):
+    def __init__(self, options: ContainsOptions, language: str) -> None:
+        self.options = options
+        self.needs_references = options.values is None
+        self.label = options.label or "contains"
+
+    def score(self, output: str, references: Sequence[str]) -> ItemScore:
+        steps = self.options.normalize
+        haystack = normalize(output, steps)
+        needles = [normalize(v, steps) for v in (self.options.values or references)]
+        hits = [bool(n) and n in haystack for n in needles]
+        ok = any(hits) if self.options.require == "any" else all(hits)
+        return ItemScore(1.0 if ok else 0.0)
+
+
+class RegexOptions(Options):
+    pattern: str
+    ignorecase: bool = False
+    multiline: bool = False
+    must_match: bool = True  # False: pass when the pattern does NOT occur
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return v
+
+
+class RegexScorer(NotCorpus):
+    needs_references = False
+
+    def __init__(self, options: RegexOptions, language: str) -> None:
+        flags = (re.IGNORECASE if options.ignorecase else 0) | (re.MULTILINE if options.multiline else 0)
+        self._pattern = re.compile(options.pattern, flags)
+        self._must = options.must_match
+        self.label = options.label or "regex"
+
+    def score(self, output: str, references: Sequence[str]) -> ItemScore:
+        found = self._pattern.search(output) is not None
+        return ItemScore(1.0 if found == self._must else 0.0)

@@ -1,0 +1,103 @@
+"""Unicode-aware text normalization for exact-match style checks.
+
+Every step is language-neutral: digits of every script become ASCII, every Unicode
+minus/dash becomes "-", punctuation means Unicode categories P* and S*, and accents are
+removed only from Latin, Greek and Cyrillic letters (removing combining marks from
+Devanagari or Thai would destroy the word).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "accents", "whitespace")
+DEFAULT_STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "whitespace")
+
+_MINUS = dict.fromkeys(map(ord, "\u2212\u2012\u2013\u2014\u2015\ufe63\uff0d\u2010\u2011\u2043"), "-")
+_WS = re.compile(r"\s+")
+_ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+
+
+@lru_cache(maxsize=1)
+def _digit_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for cp in range(0x110000):
+        ch = chr(cp)
+        if unicodedata.category(ch) == "Nd" and not ch.isascii():
+            table[cp] = str(unicodedata.decimal(ch))
+    return table
+
+
+@lru_cache(maxsize=1)
+def _punct_table() -> dict[int, None]:
+    return {
+        cp: None
+        for cp in range(0x110000)
+        if unicodedata.category(chr(cp))[0] in "PS"
+    }
+
+
+def _strip_accents(text: str) -> str:
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFD", text):
+        if unicodedata.category(ch) == "Mn" and out and unicodedata.name(out[-1], "").startswith(_ACCENTED_SCRIPTS):
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+_STEP_FUNCS: dict[str, Callable[[str], str]] = {
+    "nfkc": lambda t: unicodedata.normalize("NFKC", t),
+    "casefold": str.casefold,
+    "minus": lambda t: t.translate(_MINUS),
+    "digits": lambda t: t.translate(_digit_table()),
+    "punctuation": lambda t: t.translate(_punct_table()),
+    "accents": _strip_accents,
+    "whitespace": lambda t: _WS.sub(" ", t).strip(),
+}
+
+
+def normalize(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> str:
+    """Apply the named steps in the order given."""
+    for step in steps:
+        text = _STEP_FUNCS[step](text)
+    return text
+
+
+def to_ascii_digits(text: str) -> str:
+    return text.translate(_digit_table())
+
+
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
+
+
+def last_number(text: str) -> str | None:
+    """The last number in ``text`` (any script's digits, Unicode minus, 1,234.5 / 1.234,5 styles)."""
+    text = to_ascii_digits(unicodedata.normalize("NFKC", text)).translate(_MINUS)
+    matches = _NUMBER.findall(text)
+    if not matches:
+        return None
+    return canonical_number(matches[-1])
+
+
+def canonical_number(raw: str) -> str | None:
+    """``"1,234.50"`` → ``"1234.5"``; ``"42.0"`` → ``"42"``; None when not a number."""
+    s = to_ascii_digits(unicodedata.normalize("NFKC", raw.strip())).translate(_MINUS).replace(" ", "")
+    if "," in s and "." in s:
+        # the later separator is the decimal point
+        s = s.replace(",", "") if s.rfind(".") > s.rfind(",") else s.replace(".", "").replace(",", ".")
+    elif "," in s:
+        head, _, tail = s.rpartition(",")
+        s = s.replace(",", "") if len(tail) == 3 else head.replace(",", "") + "." + tail
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    text = format(value.normalize(), "f")
+    return "0" if text in {"-0", "0"} else text

@@ -1,0 +1,158 @@
+"""Case sources: inline YAML lists, JSONL and CSV files, and Hugging Face ``datasets``."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import Location, SuiteError
+from evalkit.suite._schema import DatasetCases, FileCases
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: an id and its fields; ``where`` says where it was defined."""
+
+    id: str
+    fields: dict[str, Any]
+    where: Location
+
+
+def case_id_for(fields: dict[str, Any]) -> str:
+    """A content-derived id for cases that carry none (stable while the case data is unchanged)."""
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return "c" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def resolve_data_path(suite_dir: Path, relative: str, location: Location, allow_outside: bool) -> Path:
+    """Data paths are relative to the suite; absolute or ``..`` paths that leave its folder are refused
+    unless the user allowed them (suites arrive in pull requests)."""
+    candidate = (suite_dir / relative).resolve()
+    if not allow_outside and not candidate.is_relative_to(suite_dir.resolve()):
+        raise SuiteError(
+            f"data path {relative!r} leaves the suite's folder; pass --allow-outside-paths to allow it",
+            location,
+        )
+    return candidate
+
+
+def _apply_mapping(row: dict[str, Any], mapping: dict[str, str], where: Location) -> dict[str, Any]:
+    if not mapping:
+        return row
+    out = dict(row)
+    for field, column in mapping.items():
+        if column not in row:
+            raise SuiteError(f"column {column!r} (mapped to {field!r}) not found", where)
+        out[field] = row[column]
+    return out
+
+
+def _make_case(row: dict[str, Any], where: Location) -> Case:
+    raw_id = row.get("id")
+    if raw_id is None or raw_id == "":
+        return Case(case_id_for(row), row, where)
+    if not isinstance(raw_id, str | int):
+        raise SuiteError("case id must be a string or an integer", where)
+    return Case(str(raw_id), row, where)
+
+
+def _nest_dotted(row: dict[str, Any]) -> dict[str, Any]:
+    """CSV columns such as ``reference.de`` become ``{"reference": {"de": ...}}``."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None:
+            continue
+        if "." in key:
+            head, _, tail = key.partition(".")
+            out.setdefault(head, {})
+            if isinstance(out[head], dict):
+                out[head][tail] = value
+        else:
+            out[key] = value
+    return out
+
+
+def iter_file_cases(spec: FileCases, path: Path, display: str) -> Iterator[Case]:
+    fmt = spec.format or ("csv" if path.suffix.lower() in {".csv", ".tsv"} else "jsonl")
+    if not path.is_file():
+        raise SuiteError(f"data file not found: {display}", Location(display))
+    count = 0
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            if fmt == "csv":
+                dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+                reader = csv.DictReader(handle, dialect=dialect)
+                for row in reader:
+                    where = Location(display, reader.line_num)
+                    yield _make_case(_apply_mapping(_nest_dotted(row), spec.fields, where), where)
+                    count += 1
+                    if spec.limit and count >= spec.limit:
+                        return
+            else:
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    where = Location(display, number)
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise SuiteError(f"invalid JSON: {exc.msg}", Location(display, number, exc.colno)) from None
+                    if not isinstance(row, dict):
+                        raise SuiteError("each line must be a JSON object", where)
+                    yield _make_case(_apply_mapping(row, spec.fields, where), where)
+                    count += 1
+                    if spec.limit and count >= spec.limit:
+                        return
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"not UTF-8 text (byte {exc.start})", Location(display)) from None
+    if count == 0:
+        raise SuiteError("data file has no cases", Location(display))
+
+
+def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, allow_outside: bool) -> Iterator[Case]:
+    try:
+        import datasets  # heavy: imported only for suites that use it
+    except ImportError as exc:  # pragma: no cover - datasets is a core dependency
+        raise SuiteError(f"the 'datasets' package cannot be imported: {exc}", where) from None
+    ds = spec.dataset
+    path: str = ds.path
+    local = suite_dir / ds.path
+    if local.exists():
+        path = str(resolve_data_path(suite_dir, ds.path, where, allow_outside))
+    data_files = ds.data_files
+    if isinstance(data_files, str):
+        data_files = str(resolve_data_path(suite_dir, data_files, where, allow_outside))
+    elif isinstance(data_files, list):
+        data_files = [str(resolve_data_path(suite_dir, f, where, allow_outside)) for f in data_files]
+    elif isinstance(data_files, dict):
+        data_files = {
+            k: (
+                str(resolve_data_path(suite_dir, v, where, allow_outside))
+                if isinstance(v, str)
+                else [str(resolve_data_path(suite_dir, f, where, allow_outside)) for f in v]
+            )
+            for k, v in data_files.items()
+        }
+    try:
+        saved = ("dataset_info.json", "state.json", "dataset_dict.json")
+        if local.is_dir() and any((local / n).exists() for n in saved):
+            loaded: Any = datasets.load_from_disk(path)
+            if isinstance(loaded, datasets.DatasetDict):
+                loaded = loaded[ds.split]
+        else:
+            loaded = datasets.load_dataset(
+                path, ds.name, split=ds.split, data_files=data_files, revision=ds.revision
+            )
+    except Exception as exc:  # datasets raises many unrelated types; all mean "cannot load"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SuiteError(f"cannot load dataset {ds.path!r}: {first}", where) from None
+    for index, row in enumerate(loaded):
+        row_where = Location(where.file, where.line, where.column, f"cases.dataset[{index}]")
+        yield _make_case(_apply_mapping(dict(row), spec.fields, row_where), row_where)
+        if spec.limit and index + 1 >= spec.limit:
+            return

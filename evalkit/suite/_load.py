@@ -1,0 +1,136 @@
+"""Load a suite file: YAML → schema → cases, with every problem located as file:line:col."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from evalkit.errors import Location, SuiteError, SuiteErrors
+from evalkit.suite import _schema
+from evalkit.suite._cases import Case, iter_dataset_cases, iter_file_cases, resolve_data_path
+from evalkit.suite._schema import DatasetCases, FileCases, Suite
+from evalkit.suite._yaml import PositionedYaml, format_path, load_positioned
+
+
+def _all_field_names() -> list[str]:
+    names: set[str] = set()
+    for obj in vars(_schema).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            names.update(obj.model_fields)
+    return sorted(names)
+
+
+@dataclass
+class LoadedSuite:
+    """A validated suite file, ready to plan items from."""
+
+    spec: Suite
+    path: Path
+    text: str
+    positioned: PositionedYaml
+    allow_outside_paths: bool = False
+    _cases: list[Case] | None = field(default=None, repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def display(self) -> str:
+        return self.positioned.file
+
+    def locate(self, *path: str | int) -> Location:
+        return self.positioned.locate(path, format_path(path))
+
+    def iter_cases(self) -> Iterator[Case]:
+        """Cases in file order, streamed from disk for file and dataset sources."""
+        if self._cases is not None:
+            yield from self._cases
+            return
+        cases = self.spec.cases
+        suite_dir = self.path.parent
+        if isinstance(cases, list):
+            for index, row in enumerate(cases):
+                where = self.locate("cases", index)
+                if not isinstance(row, dict):
+                    raise SuiteError("each inline case must be a mapping", where)
+                raw_id = row.get("id")
+                yield Case(str(raw_id) if raw_id not in (None, "") else f"case-{index + 1}", row, where)
+        elif isinstance(cases, FileCases):
+            where = self.locate("cases", "file")
+            path = resolve_data_path(suite_dir, cases.file, where, self.allow_outside_paths)
+            yield from iter_file_cases(cases, path, _display_path(path))
+        elif isinstance(cases, DatasetCases):
+            yield from iter_dataset_cases(cases, suite_dir, self.locate("cases", "dataset"), self.allow_outside_paths)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _schema_errors(exc: ValidationError, positioned: PositionedYaml) -> list[SuiteError]:
+    errors: list[SuiteError] = []
+    known = _all_field_names()
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {"list[dict[str,any]]",
+                                                                                "FileCases", "DatasetCases"}))
+        path = tuple(p for p in loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(path[-1]) if path else "?"
+            close = difflib.get_close_matches(key, known, n=1)
+            message = f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        elif kind == "missing":
+            message = "required field is missing"
+        else:
+            message = err["msg"]
+            if "input" in err and kind.startswith(("literal", "enum")):
+                message += f" (got {err['input']!r})"
+        errors.append(SuiteError(message, positioned.locate(path, format_path(path) or "suite")))
+    # A union (inline list | file | dataset) reports one error per branch; keep the most specific.
+    return _dedupe(errors)
+
+
+def _dedupe(errors: list[SuiteError]) -> list[SuiteError]:
+    seen: set[str] = set()
+    out = []
+    for e in errors:
+        if e.message not in seen:
+            seen.add(e.message)
+            out.append(e)
+    return out
+
+
+def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> LoadedSuite:
+    """Parse and schema-check a suite. Raises ``SuiteError`` (or ``SuiteErrors``) with locations."""
+    path = Path(path)
+    display = _display_path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SuiteError("suite file not found", Location(display)) from None
+    except IsADirectoryError:
+        raise SuiteError("is a directory, not a suite file", Location(display)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"not UTF-8 text (byte {exc.start})", Location(display)) from None
+    positioned = load_positioned(text, display)
+    if not isinstance(positioned.data, dict):
+        raise SuiteError("a suite must be a YAML mapping", Location(display, 1, 1))
+    data: dict[str, Any] = positioned.data
+    try:
+        spec = Suite.model_validate(data)
+    except ValidationError as exc:
+        errors = _schema_errors(exc, positioned)
+        raise (errors[0] if len(errors) == 1 else SuiteErrors(errors)) from None
+    return LoadedSuite(spec, path, text, positioned, allow_outside_paths)

@@ -1,0 +1,143 @@
+"""The suite file's schema. One shape per field; unknown keys are errors."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
+DEFAULT_MODEL = "meta-llama/Llama-3.2-3B-Instruct-Turbo"
+DEFAULT_API_KEY_ENV = "AIMLAPI_API_KEY"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationParams(_Strict):
+    """Sent as-is in the request body (only the ones that are set)."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=131072)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    stop: list[str] | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_as_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    def as_body(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class ModelSpec(_Strict):
+    """Which model to query and how. ``name`` starting with ``local:`` selects the embedded provider."""
+
+    name: str = DEFAULT_MODEL
+    provider: Literal["openai", "local"] | None = None
+    base_url: str = DEFAULT_BASE_URL
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    params: GenerationParams = GenerationParams()
+    timeout: float = Field(default=60.0, gt=0, le=3600)
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    max_error_rate: float = Field(default=0.5, gt=0, le=1)
+
+    @property
+    def resolved_provider(self) -> Literal["openai", "local"]:
+        if self.provider is not None:
+            return self.provider
+        return "local" if self.name.startswith("local:") else "openai"
+
+
+class FewShotTurn(_Strict):
+    user: str
+    assistant: str
+
+
+class PromptVariant(_Strict):
+    """One prompt version: jinja2 templates for the system and user messages."""
+
+    user: str
+    system: str | None = None
+    few_shot: list[FewShotTurn] = []
+    # Language the answer must be in (a code or a template); default: the item's language.
+    target_language: str | None = None
+    # Case field holding the references for this variant (dotted path allowed: "text.en").
+    reference: str | None = None
+
+
+class FileCases(_Strict):
+    file: str
+    format: Literal["jsonl", "csv"] | None = None
+    fields: dict[str, str] = {}  # case field -> column
+    limit: int | None = Field(default=None, ge=1)
+
+
+class DatasetSpec(_Strict):
+    path: str  # local directory, builder name ("json", "csv", "parquet") or hub id
+    name: str | None = None
+    split: str = "train"
+    data_files: str | list[str] | dict[str, str | list[str]] | None = None
+    revision: str | None = None
+
+
+class DatasetCases(_Strict):
+    dataset: DatasetSpec
+    fields: dict[str, str] = {}
+    limit: int | None = Field(default=None, ge=1)
+
+
+ScorerName = Literal["bleu", "chrf", "ter", "exact_match", "contains", "regex", "language"]
+SCORER_NAMES: tuple[str, ...] = ScorerName.__args__  # type: ignore[attr-defined]
+
+
+class ScorerSpec(_Strict):
+    name: ScorerName
+    options: dict[str, Any] = {}
+
+
+class Suite(_Strict):
+    """A parsed suite file (cases not loaded yet)."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    model: ModelSpec = ModelSpec()
+    languages: list[str] = Field(min_length=1)
+    prompts: dict[str, PromptVariant] = Field(min_length=1)
+    cases: list[dict[str, Any]] | FileCases | DatasetCases
+    reference: str = "reference"  # default case field holding references
+    scorers: list[ScorerSpec] = Field(min_length=1)
+    gates: dict[str, Any] | None = None
+    repeats: int = Field(default=1, ge=1, le=1000)
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _scorer_shapes(cls, v: Any) -> Any:
+        # YAML allows `bleu` or `{bleu: {options}}`; both become ScorerSpec.
+        if not isinstance(v, list):
+            return v
+        out: list[Any] = []
+        for entry in v:
+            if isinstance(entry, str):
+                out.append({"name": entry})
+            elif isinstance(entry, dict) and len(entry) == 1 and "name" not in entry:
+                (name, opts), = entry.items()
+                out.append({"name": name, "options": opts or {}})
+            else:
+                out.append(entry)
+        return out
+
+    @model_validator(mode="after")
+    def _unique_languages(self) -> Suite:
+        seen: set[str] = set()
+        for code in self.languages:
+            if code in seen:
+                raise ValueError(f"language {code!r} listed twice")
+            seen.add(code)
+        return self

@@ -1,0 +1,83 @@
+"""Shared test helpers: write suites, run the CLI in-process and as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from evalkit.cli import main
+
+TRANSLATIONS = {
+    ("German", "Good morning"): "Guten Morgen",
+    ("German", "Thank you very much"): "Vielen Dank",
+    ("German", "The weather is nice today"): "Das Wetter ist heute schön",
+    ("Chinese", "Good morning"): "早上好",
+    ("Chinese", "Thank you very much"): "非常感谢",
+    ("Chinese", "The weather is nice today"): "今天天气很好",
+    ("Thai", "Good morning"): "สวัสดีตอนเช้า",
+    ("Thai", "Thank you very much"): "ขอบคุณมาก",
+    ("Thai", "The weather is nice today"): "วันนี้อากาศดี",
+}
+
+SUITE = """\
+name: core-test
+model:
+  name: test-model
+  base_url: {base_url}
+  params: {{temperature: 0, max_tokens: 32, seed: 1}}
+  max_attempts: 3
+languages: [de, zh, th]
+prompts:
+  plain:
+    user: "Translate into {{{{ language.name }}}}: {{{{ source }}}}"
+  polite:
+    system: You are a translator.
+    user: "Please translate into {{{{ language.name }}}}: {{{{ source }}}}"
+cases:
+  - id: c1
+    source: Good morning
+    reference: {{de: Guten Morgen, zh: 早上好, th: สวัสดีตอนเช้า}}
+  - id: c2
+    source: Thank you very much
+    reference: {{de: Vielen Dank, zh: 非常感谢, th: ขอบคุณมาก}}
+  - id: c3
+    source: The weather is nice today
+    reference: {{de: Das Wetter ist heute schön, zh: 今天天气很好, th: วันนี้อากาศดี}}
+scorers:
+  - bleu
+  - chrf: {{plus: true}}
+  - ter
+  - exact_match
+"""
+
+
+def translator(request: dict[str, Any]) -> str:
+    """A perfect translator for the phrases above (answers 'Sorry' otherwise)."""
+    text = request["messages"][-1]["content"]
+    for (lang, src), out in TRANSLATIONS.items():
+        if f"into {lang}: {src}" in text:
+            return out
+    return "Sorry"
+
+
+def write_suite(tmp_path: Path, base_url: str, body: str = SUITE, name: str = "suite.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body).format(base_url=base_url), encoding="utf-8")
+    return path
+
+
+def run_cli(*args: str | Path) -> int:
+    return main([str(a) for a in args])
+
+
+def run_subprocess(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 120,
+                   cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "evalkit", *[str(a) for a in args]],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd, check=False,
+    )
