@@ -8,8 +8,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from evalkit.testing import FakeOpenAIServer  # noqa: E402
-from helpers import translator  # noqa: E402
+from helpers import translator
+
+from evalkit.testing import FakeOpenAIServer
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import sacrebleu
+from helpers import run_cli, write_suite
 
 from evalkit.results import iter_results, read_manifest, read_summary
-from evalkit.testing import Fault, FakeOpenAIServer
-from helpers import run_cli, write_suite
+from evalkit.testing import FakeOpenAIServer, Fault
 
 
 def _lines(run_dir: Path) -> list[dict]:

@@ -19,6 +19,9 @@ DEFAULT_STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "whitespa
 
 _MINUS = dict.fromkeys(map(ord, "\u2212\u2012\u2013\u2014\u2015\ufe63\uff0d\u2010\u2011\u2043"), "-")
 _WS = re.compile(r"\s+")
+# Invisible marks that carry no meaning for matching: bidi controls, zero-width space, BOM.
+# (ZWJ/ZWNJ are kept: they change spelling in Persian, Indic scripts and emoji.)
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"))
 _ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
 
 
@@ -57,7 +60,7 @@ _STEP_FUNCS: dict[str, Callable[[str], str]] = {
     "digits": lambda t: t.translate(_digit_table()),
     "punctuation": lambda t: t.translate(_punct_table()),
     "accents": _strip_accents,
-    "whitespace": lambda t: _WS.sub(" ", t).strip(),
+    "whitespace": lambda t: _WS.sub(" ", t.translate(_INVISIBLE)).strip(),
 }
 
 
