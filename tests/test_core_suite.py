@@ -30,7 +30,8 @@ def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
 
 
 def test_language_registry_has_required_languages() -> None:
-    required = ["en", "de", "fr", "it", "pt", "hi", "es", "th", "zh", "ja", "ko", "ar", "ru", "sw", "tr", "vi", "id", "bn"]
+    required = ["en", "de", "fr", "it", "pt", "hi", "es", "th"]  # Llama 3.2's eight
+    required += ["zh", "ja", "ko", "ar", "ru", "sw", "tr", "vi", "id", "bn"]
     assert len(LANGUAGES) >= 30
     for code in required:
         lang = get_language(code)
