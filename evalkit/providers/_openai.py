@@ -1,39 +1,38 @@
-"""OpenAI-compatible ``POST /chat/completions`` over httpx (AI/ML API, vLLM, llama.cpp, Ollama...)."""
+"""OpenAI-compatible ``POST /chat/completions`` (AI/ML API, vLLM, llama.cpp, Ollama, Together...).
+
+Built on aiohttp: at 64 requests in flight against a local server it sustains ~10x the request
+rate of httpx/httpcore, whose connection pool costs grow with the number of connections
+(measured in benchmarks; see reports/benchmarks/latest.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from time import perf_counter
 from typing import Any
 
-import httpx
+import aiohttp
 
-from evalkit.errors import (
-    AuthError,
-    BadResponse,
-    ClientError,
-    RateLimited,
-    ServerError,
-    TransportError,
-)
+from evalkit.errors import AuthError, BadResponse, ClientError, RateLimited, ServerError, TransportError
 from evalkit.providers._base import Completion, Request, Usage
 from evalkit.providers._retry import parse_retry_after
 
 _RETRYABLE_STATUS = {408, 409, 425}
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(status: int, raw: bytes) -> str:
     try:
-        body = response.json()
+        body = json.loads(raw)
         err = body.get("error") if isinstance(body, dict) else None
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])[:300]
         if isinstance(err, str):
             return err[:300]
-    except (json.JSONDecodeError, ValueError):
+    except (ValueError, UnicodeDecodeError):
         pass
-    return response.text[:200].replace("\n", " ")
+    return raw[:200].decode("utf-8", "replace").replace("\n", " ")
 
 
 class OpenAIProvider:
@@ -50,43 +49,52 @@ class OpenAIProvider:
         *,
         timeout: float = 60.0,
         concurrency: int = 8,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
-        headers = {"Content-Type": "application/json", "User-Agent": "evalkit"}
+        self._headers = {"Content-Type": "application/json", "User-Agent": "evalkit"}
         key = os.environ.get(api_key_env)
         if key:
-            headers["Authorization"] = f"Bearer {key}"
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport,
-        )
+            self._headers["Authorization"] = f"Bearer {key}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
+        self._concurrency = concurrency
+        self._session: aiohttp.ClientSession | None = None
         self._url = f"{self.base_url}/chat/completions"
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created lazily: a session belongs to the event loop that runs the requests.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._concurrency, limit_per_host=self._concurrency)
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=self._timeout, connector=connector, raise_for_status=False
+            )
+        return self._session
 
     async def complete(self, request: Request) -> Completion:
         body: dict[str, Any] = {"model": self.model, "messages": list(request.messages), **request.params}
         start = perf_counter()
         try:
-            response = await self._client.post(self._url, json=body)
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
+            async with self._client().post(self._url, json=body) as response:
+                raw = await response.read()
+                status = response.status
+                headers = response.headers
+        except TimeoutError:
+            raise TransportError("timed out") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportError(f"cannot connect to {self.base_url}: {exc.os_error.strerror or exc}") from None
+        except (aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError) as exc:
             raise TransportError(f"{type(exc).__name__}: {str(exc)[:200] or 'connection failed'}") from None
         latency_ms = (perf_counter() - start) * 1000
-        self._raise_for_status(response)
-        return self._parse(response, latency_ms)
+        self._raise_for_status(status, headers, raw)
+        return self._parse(status, headers, raw, latency_ms)
 
-    def _raise_for_status(self, response: httpx.Response) -> None:
-        status = response.status_code
+    def _raise_for_status(self, status: int, headers: Any, raw: bytes) -> None:
         if status < 400:
             return
-        text = f"HTTP {status}: {_error_text(response)}"
+        text = f"HTTP {status}: {_error_text(status, raw)}"
         if status == 429:
-            raise RateLimited(text, status, parse_retry_after(response.headers.get("retry-after")))
+            raise RateLimited(text, status, parse_retry_after(headers.get("retry-after")))
         if status in (401, 403):
             raise AuthError(
                 f"HTTP {status}: authentication refused by {self.base_url}; "
@@ -97,29 +105,31 @@ class OpenAIProvider:
             raise ServerError(text, status)
         raise ClientError(text, status)
 
-    def _parse(self, response: httpx.Response, latency_ms: float) -> Completion:
+    def _parse(self, status: int, headers: Any, raw: bytes, latency_ms: float) -> Completion:
         try:
-            body = response.json()
-        except (json.JSONDecodeError, ValueError):
-            ctype = response.headers.get("content-type", "?")
-            raise BadResponse(f"response is not JSON (content-type {ctype})", response.status_code) from None
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            ctype = headers.get("content-type", "?")
+            raise BadResponse(f"response is not JSON (content-type {ctype})", status) from None
         try:
             choice = body["choices"][0]
             content = choice["message"].get("content")
         except (KeyError, IndexError, TypeError, AttributeError):
-            raise BadResponse("response has no choices[0].message", response.status_code) from None
+            raise BadResponse("response has no choices[0].message", status) from None
         if content is None or not isinstance(content, str):
-            raise BadResponse("response message has no text content", response.status_code)
+            raise BadResponse("response message has no text content", status)
         usage = body.get("usage") or {}
+        if not isinstance(usage, dict):
+            usage = {}
         return Completion(
             text=content,
             finish_reason=choice.get("finish_reason"),
             usage=Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens")),
-            response_id=body.get("id"),
+            response_id=body.get("id") if isinstance(body.get("id"), str) else None,
             latency_ms=latency_ms,
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-
-
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -12,7 +12,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
 STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "accents", "whitespace")
 DEFAULT_STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "whitespace")
@@ -25,23 +24,34 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\
 _ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
 
 
-@lru_cache(maxsize=1)
-def _digit_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for cp in range(0x110000):
-        ch = chr(cp)
-        if unicodedata.category(ch) == "Nd" and not ch.isascii():
-            table[cp] = str(unicodedata.decimal(ch))
-    return table
+class _LazyTable(dict[int, str | None]):
+    """A ``str.translate`` table that classifies each code point the first time it is seen
+    (building the full table would visit all 1.1 million code points at start-up)."""
+
+    def __init__(self, classify: Callable[[str], str | None | bool]) -> None:
+        super().__init__()
+        self._classify = classify
+
+    def __missing__(self, cp: int) -> str | None:
+        result = self._classify(chr(cp))
+        if result is False:
+            raise LookupError(cp)  # str.translate leaves the character unchanged
+        self[cp] = result  # type: ignore[assignment]
+        return result  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=1)
-def _punct_table() -> dict[int, None]:
-    return {
-        cp: None
-        for cp in range(0x110000)
-        if unicodedata.category(chr(cp))[0] in "PS"
-    }
+def _digit(ch: str) -> str | bool:
+    if ch.isascii() or unicodedata.category(ch) != "Nd":
+        return False
+    return str(unicodedata.decimal(ch))
+
+
+def _punct(ch: str) -> None | bool:
+    return None if unicodedata.category(ch)[0] in "PS" else False
+
+
+_DIGITS = _LazyTable(_digit)
+_PUNCT = _LazyTable(_punct)
 
 
 def _strip_accents(text: str) -> str:
@@ -57,8 +67,8 @@ _STEP_FUNCS: dict[str, Callable[[str], str]] = {
     "nfkc": lambda t: unicodedata.normalize("NFKC", t),
     "casefold": str.casefold,
     "minus": lambda t: t.translate(_MINUS),
-    "digits": lambda t: t.translate(_digit_table()),
-    "punctuation": lambda t: t.translate(_punct_table()),
+    "digits": lambda t: t.translate(_DIGITS),
+    "punctuation": lambda t: t.translate(_PUNCT),
     "accents": _strip_accents,
     "whitespace": lambda t: _WS.sub(" ", t.translate(_INVISIBLE)).strip(),
 }
@@ -72,7 +82,7 @@ def normalize(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> str:
 
 
 def to_ascii_digits(text: str) -> str:
-    return text.translate(_digit_table())
+    return text.translate(_DIGITS)
 
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
