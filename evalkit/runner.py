@@ -317,8 +317,9 @@ class Run:
         results_path = self.out / RESULTS
         done = compact_for_resume(results_path)
         self.counts["todo"] = len(planned_ids - done)
-        write_json_atomic(self.out / MANIFEST, manifest)
+        # Before the manifest: a missing runtime or model file must not leave a run behind.
         provider = make_provider(self.model, concurrency=self.options.concurrency)
+        write_json_atomic(self.out / MANIFEST, manifest)
         cap = self.model.concurrency
         if provider.max_concurrency is not None:
             cap = min(cap, provider.max_concurrency)
