@@ -24,7 +24,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\
 _ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
 
 
-class _LazyTable(dict[int, str | None]):
+class _LazyTable(dict[int, str | int | None]):
     """A ``str.translate`` table that classifies each code point the first time it is seen
     (building the full table would visit all 1.1 million code points at start-up)."""
 
@@ -32,12 +32,11 @@ class _LazyTable(dict[int, str | None]):
         super().__init__()
         self._classify = classify
 
-    def __missing__(self, cp: int) -> str | None:
+    def __missing__(self, cp: int) -> str | int | None:
         result = self._classify(chr(cp))
-        if result is False:
-            raise LookupError(cp)  # str.translate leaves the character unchanged
-        self[cp] = result  # type: ignore[assignment]
-        return result  # type: ignore[return-value]
+        value: str | int | None = cp if result is False else result
+        self[cp] = value  # mapping a code point to itself leaves it unchanged
+        return value
 
 
 def _digit(ch: str) -> str | bool:
