@@ -19,7 +19,8 @@ class _Group:
     planned: int = 0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     target: str | None = None
-    stats: dict[str, list[list[float]]] = field(default_factory=lambda: defaultdict(list))
+    # (item_id, stats): sorted by id before resampling so the interval does not depend on file order
+    stats: dict[str, list[tuple[str, list[float]]]] = field(default_factory=lambda: defaultdict(list))
     num_refs: set[int] = field(default_factory=set)
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     wrong_language: int = 0
@@ -51,7 +52,7 @@ def group_results(results: Iterable[ItemResult]) -> dict[tuple[str, str], _Group
             continue
         g.num_refs.add(len(r.references))
         for label, st in r.stats.items():
-            g.stats[label].append(st)
+            g.stats[label].append((r.item_id, st))
         for label, value in r.scores.items():
             if value is not None and label not in r.stats:
                 g.values[label].append(value)
@@ -118,7 +119,7 @@ def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
         target = g.target or language
         for record in manifest.scorers:
             if record.kind == "corpus":
-                rows = g.stats.get(record.label, [])
+                rows = [st for _, st in sorted(g.stats.get(record.label, []))]
                 if rows:
                     cells.append(
                         corpus_cell(variant, language, record, book.get(record.label, target), rows, g.num_refs)

@@ -1,0 +1,185 @@
+"""`make bench`: each figure against its target, as a ratio (<= 1.00 meets the target).
+
+Runs against the project's own OpenAI-compatible test server in a separate process on 127.0.0.1.
+Writes the table to reports/benchmarks/latest.md. Median of several repetitions per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import (
+    ROOT,
+    Figure,
+    evalkit_cmd,
+    machine_line,
+    median_of,
+    server_process,
+    timed_run,
+    write_suite,
+)
+
+
+def bench_throughput(tmp: Path, repeats: int, n: int = 2000, latency: float = 0.2, conc: int = 64) -> Figure:
+    ideal = n * latency / conc
+    with server_process(latency) as url:
+        suite = write_suite(tmp / "thr", n, url, concurrency=conc)
+
+        def once(i: int) -> float:
+            return timed_run(evalkit_cmd("run", suite, "--out", tmp / f"thr-run{i}", "--no-cache", "--no-report"))
+
+        wall = median_of(repeats, once)
+    return Figure("throughput: 2,000 items, 200 ms latency, 64 in flight (wall time)", wall, "s", ideal * 1.10,
+                  False, f"ideal N×latency/C = {ideal:.2f} s; ratio to ideal {wall / ideal:.2f}")
+
+
+def bench_overhead(tmp: Path, repeats: int, n: int = 2000) -> Figure:
+    with server_process(0.0) as url:
+        suite = write_suite(tmp / "ovh", n, url, concurrency=64)
+
+        def once(i: int) -> float:
+            return timed_run(evalkit_cmd("run", suite, "--out", tmp / f"ovh-run{i}", "--no-cache", "--no-report"))
+
+        wall = median_of(repeats, once)
+    rate = n / wall
+    return Figure("overhead: 2,000 items, zero latency, scoring + writing (items/s)", rate, "items/s", 1000, True,
+                  f"{1000 * wall / n:.2f} ms per item, whole command")
+
+
+def bench_cached(tmp: Path, repeats: int, n: int = 10000) -> Figure:
+    cache = tmp / "cache.sqlite"
+    with server_process(0.0) as url:
+        suite = write_suite(tmp / "cached", n, url, concurrency=64)
+        timed_run(evalkit_cmd("run", suite, "--out", tmp / "cached-warm", "--cache", cache, "--no-report"))
+
+        def once(i: int) -> float:
+            return timed_run(evalkit_cmd("run", suite, "--out", tmp / f"cached-run{i}", "--cache", cache,
+                                         "--no-report"))
+
+        wall = median_of(repeats, once)
+    return Figure("fully cached re-run of 10,000 items (wall time)", wall, "s", 3.0, False)
+
+
+def bench_scoring(repeats: int, n: int = 10000) -> Figure:
+    import numpy as np
+
+    from evalkit.scoring import build_scorer
+    from evalkit.stats import paired_bootstrap
+
+    words = "the quick brown fox jumps over a lazy dog while seven tired cats watch".split()
+    refs = [" ".join(words[(i + k) % len(words)] for k in range(10)) for i in range(n)]
+    base = [r.replace("fox", "wolf") for r in refs]
+    cand = [r.replace("dog", "hound") if i % 3 else r for i, r in enumerate(refs)]
+
+    def once(_: int) -> float:
+        start = time.perf_counter()
+        for name, opts in (("bleu", {}), ("chrf", {"plus": True}), ("ter", {})):
+            scorer = build_scorer(name, opts, "en")
+            sa = np.array([scorer.score(h, [r]).stats for h, r in zip(base, refs, strict=True)])
+            sb = np.array([scorer.score(h, [r]).stats for h, r in zip(cand, refs, strict=True)])
+            if name == "bleu":
+                paired_bootstrap(sa, sb, lambda s, sc=scorer: sc.corpus_score(s.tolist()), metric=name,
+                                 n_resamples=1000, seed=0)
+        return time.perf_counter() - start
+
+    wall = median_of(repeats, once)
+    return Figure("scoring 10,000 segment pairs with BLEU, chrF++, TER + 1,000-resample paired bootstrap", wall,
+                  "s", 5.0, False)
+
+
+def bench_startup(repeats: int) -> list[Figure]:
+    help_s = median_of(repeats, lambda i: timed_run(evalkit_cmd("--help")))
+    suite = ROOT / "suites" / "translation.yaml"
+    figs = [Figure("start-up: evalkit --help", help_s, "s", 0.5, False)]
+    if suite.exists():
+        val = median_of(repeats, lambda i: timed_run(evalkit_cmd("validate", suite)))
+        figs.append(Figure("start-up: evalkit validate suites/translation.yaml", val, "s", 1.0, False))
+    return figs
+
+
+def bench_memory() -> Figure | None:
+    try:
+        from benchmarks.memory import peak_rss_mb
+    except ImportError:
+        return None
+    peak = peak_rss_mb()
+    return Figure("peak memory of a 100,000-item run (RSS)", peak, "MB", 500, False)
+
+
+def bench_local_model(repeats: int) -> Figure | None:
+    try:
+        from benchmarks.local_model import local_ratio
+    except ImportError:
+        return None
+    result = local_ratio(repeats)
+    if result is None:
+        return None
+    ratio, detail = result
+    return Figure("embedded model: evalkit tokens/s ÷ direct llama-cpp-python tokens/s", ratio, "×", 0.9, True,
+                  detail)
+
+
+def render(figures: list[Figure]) -> str:
+    lines = [
+        "# evalkit benchmarks",
+        "",
+        f"Machine: {machine_line()}. Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench`.",
+        "Ratio = value/target (lower is better) or target/value (higher is better): **≤ 1.00 meets the target**.",
+        "",
+        "| figure | value | target | ratio | met | notes |",
+        "|---|---:|---:|---:|:-:|---|",
+    ]
+    for f in figures:
+        op = "≥" if f.higher_is_better else "≤"
+        lines.append(f"| {f.name} | {f.value:.3g} {f.unit} | {op} {f.target:g} {f.unit} | {f.ratio:.2f} | "
+                     f"{'yes' if f.met else '**no**'} | {f.detail} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", help="subset: throughput,overhead,cached,scoring,startup,memory,local")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks" / "latest.md")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+    os.environ.setdefault("EVALKIT_CACHE_DIR", tempfile.mkdtemp(prefix="evalkit-bench-cache-"))
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        steps = {
+            "throughput": lambda: [bench_throughput(tmp, args.repeats)],
+            "overhead": lambda: [bench_overhead(tmp, args.repeats)],
+            "cached": lambda: [bench_cached(tmp, args.repeats)],
+            "scoring": lambda: [bench_scoring(args.repeats)],
+            "startup": lambda: bench_startup(max(args.repeats, 5)),
+            "memory": lambda: [bench_memory()],
+            "local": lambda: [bench_local_model(args.repeats)],
+        }
+        for name, step in steps.items():
+            if only and name not in only:
+                continue
+            print(f"running {name}...", file=sys.stderr, flush=True)
+            for fig in step():
+                if fig is not None:
+                    figures.append(fig)
+                    print(f"  {fig.name}: {fig.value:.3g} {fig.unit} (ratio {fig.ratio:.2f})", file=sys.stderr)
+    table = render(figures)
+    print(table)
+    if not only:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table, encoding="utf-8")
+        (args.out.with_suffix(".json")).write_text(
+            json.dumps([f.__dict__ | {"ratio": f.ratio, "met": f.met} for f in figures], indent=2), encoding="utf-8"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
