@@ -1,0 +1,113 @@
+"""``evalkit compare BASE_RUN CAND_RUN [MORE_RUNS...] [--out FILE] [--format html|md] [--gate ...]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from evalkit.cli._common import safe_text
+from evalkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from evalkit.compare import Comparison
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _variants(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(f"--variants: expected two prompt variants as BASE,CAND (got {value!r})")
+    return parts[0], parts[1]
+
+
+@click.command("compare")
+@click.argument("base_run", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("cand_runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Report file (default: compare.html here; Markdown goes to stdout).")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
+              help="A self-contained HTML page, or a Markdown summary for pull-request comments.")
+@click.option("--variants", "variants_opt", metavar="BASE,CAND",
+              help="Compare prompt variant BASE of the base run with variant CAND of each candidate "
+                   "(the runs may be the same directory).")
+@click.option("--force", is_flag=True, help="Compare even when the runs are incompatible (the report says so).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Significance level after the multiple-comparison correction.")
+@click.option("--correction", type=click.Choice(["holm", "bh"]), default="holm", show_default=True,
+              help="Multiple-comparison correction: Holm–Bonferroni or Benjamini–Hochberg.")
+@click.option("--resamples", type=click.IntRange(100, 100_000), default=1000, show_default=True,
+              help="Paired bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--gate", "gate", is_flag=True, help="Also check each candidate against the quality gates (exit 1 "
+              "when one fails).")
+@click.option("--gates", "gates_file", type=_FILE, help="Gate definition for --gate (default: the run's suite).")
+@click.option("--junit", type=_FILE, help="With --gate: write JUnit XML (one testsuite per language).")
+@click.option("--markdown", type=_FILE, help="With --gate: write the gate's Markdown summary.")
+@click.option("--json", "json_path", type=_FILE, help="With --gate: write the JSON verdict.")
+def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: str, variants_opt: str | None,
+            force: bool, alpha: float, correction: str, resamples: int, seed: int, gate: bool,
+            gates_file: Path | None, junit: Path | None, markdown: Path | None, json_path: Path | None) -> int:
+    """Compare CAND_RUN (and any MORE_RUNS, each against BASE_RUN) item by item: per-language deltas with
+    paired 95% CIs and adjusted p-values, and the items that regressed."""
+    from evalkit.compare import compare_runs
+    from evalkit.report import render_compare_report, write_compare_report
+
+    variants = _variants(variants_opt)
+    _check_gate_options(gate, variants, len(cand_runs), gates_file, junit, markdown, json_path)
+    comparisons = [
+        compare_runs(base_run, cand, variants=variants, force=force, alpha=alpha, n_resamples=resamples, seed=seed,
+                     correction="bh" if correction == "bh" else "holm")
+        for cand in cand_runs
+    ]
+    for comparison in comparisons:
+        if comparison.forced and comparison.incompatibilities:
+            click.echo("warning: forced comparison of incompatible runs: "
+                       + safe_text("; ".join(comparison.incompatibilities)), err=True)
+    if fmt == "md" and out is None:
+        click.echo(render_compare_report(comparisons, "md"))
+    else:
+        target = out or Path("compare.html")
+        write_compare_report(comparisons, target, "md" if fmt == "md" else "html")
+        for comparison in comparisons:
+            click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
+            for line in comparison.summary_lines():
+                click.echo("  " + safe_text(line))
+        click.echo(f"report: {target}")
+    if not gate:
+        return 0
+    return _gate(base_run, comparisons, force, gates_file, junit, markdown, json_path)
+
+
+def _check_gate_options(gate: bool, variants: tuple[str, str] | None, n_candidates: int, gates_file: Path | None,
+                        junit: Path | None, markdown: Path | None, json_path: Path | None) -> None:
+    if not gate:
+        if gates_file or junit or markdown or json_path:
+            raise UsageError("--gates, --junit, --markdown and --json need --gate")
+        return
+    if variants is not None:
+        raise UsageError("--gate compares whole runs; it cannot be combined with --variants")
+    if n_candidates > 1 and (junit or markdown or json_path):
+        raise UsageError("--junit, --markdown and --json with --gate need a single candidate run")
+
+
+def _gate(base_run: Path, comparisons: list[Comparison], force: bool, gates_file: Path | None,
+          junit: Path | None, markdown: Path | None, json_path: Path | None) -> int:
+    """Run the quality gates on every candidate (reusing its comparison); 1 when any gate fails."""
+    from evalkit.cli._gate import write_gate_outputs
+    from evalkit.gate import run_gate
+
+    passed = True
+    for comparison in comparisons:
+        result = run_gate(comparison.cand.path, baseline=base_run, gates=gates_file, force=force,
+                          comparison=comparison)
+        click.echo(f"gate {safe_text(comparison.cand_label)}:")
+        for line in result.lines():
+            click.echo("  " + safe_text(line))
+        write_gate_outputs(result, junit, markdown, json_path)
+        passed = passed and result.passed
+    return 0 if passed else 1

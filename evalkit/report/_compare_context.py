@@ -1,0 +1,273 @@
+"""Everything a comparison report shows, as plain dicts built from :class:`evalkit.compare.Comparison`
+(which itself is read only from the run directories on disk)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from evalkit.report._colors import diverging
+from evalkit.report._context import header, last_user_message
+from evalkit.report._diff import diff, sides, spaced
+from evalkit.report._format import interval, language_name, metric_name, num, p_value, signed
+from evalkit.report._svg import Effect, forest_plot
+
+if TYPE_CHECKING:
+    from evalkit.compare import Comparison, Flip, ItemPair, MetricComparison
+
+MAX_FLIP_CARDS = 100  # per section and direction; the item table below holds every item
+FLIP_LABELS = {"pass_to_fail": "pass → fail", "fail_to_pass": "fail → pass", "score_drop": "score drop",
+               "score_gain": "score gain", "changed": "output changed", "same": "same output", "error": "error"}
+
+
+def _direction(m: MetricComparison) -> str:
+    if m.regression:
+        return "regression"
+    if m.improvement:
+        return "improvement"
+    return "none"
+
+
+def _scale(m: MetricComparison) -> float:
+    return 20.0 if m.kind == "binary" else 10.0
+
+
+def metric_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """One row per (variant, language, metric): baseline, candidate, delta, paired CI, adjusted p, mark."""
+    rows = []
+    several = len(comparison.variants()) > 1
+    for m in comparison.metrics:
+        r = m.result
+        direction = _direction(m)
+        bg, fg = diverging(r.delta, higher_is_better=m.higher_is_better, scale=_scale(m))
+        unit = "%" if m.kind == "binary" else ""
+        rows.append({
+            "language": m.language,
+            "language_name": language_name(m.language),
+            "variant": m.variant or "",
+            "show_variant": several,
+            "metric": m.metric,
+            "metric_name": metric_name(m.metric),
+            "higher_is_better": m.higher_is_better,
+            "base": num(r.base) + unit,
+            "cand": num(r.cand) + unit,
+            "delta": signed(r.delta),
+            "ci": interval(r.ci_low, r.ci_high, sign=True),
+            "p": p_value(r.p_value),
+            "p_adjusted": p_value(r.p),
+            "n": r.n,
+            "method": r.method,
+            "flips": (f"{r.n_pass_to_fail}↓ {r.n_fail_to_pass}↑"
+                      if r.n_pass_to_fail is not None and r.n_fail_to_pass is not None else ""),
+            "direction": direction,
+            "mark": {"regression": "▼", "improvement": "▲"}.get(direction, ""),
+            "bg": bg,
+            "fg": fg,
+            "signature": m.signature or "",
+        })
+    return rows
+
+
+def forest_plots(comparison: Comparison) -> list[dict[str, Any]]:
+    """One forest plot per (variant, metric): each language's delta with its paired 95% CI."""
+    keys: dict[tuple[str | None, str], list[MetricComparison]] = {}
+    for m in comparison.metrics:
+        keys.setdefault((m.variant, m.metric), []).append(m)
+    order = {lang: i for i, lang in enumerate(comparison.languages())}
+    labels = [r.label for r in comparison.base.manifest.scorers]
+    out = []
+    several = len(comparison.variants()) > 1
+    for (variant, metric), cells in sorted(keys.items(), key=lambda kv: (
+            str(kv[0][0]), labels.index(kv[0][1]) if kv[0][1] in labels else len(labels))):
+        cells.sort(key=lambda m: order.get(m.language, len(order)))
+        effects = [Effect(m.language, m.result.delta, m.result.ci_low, m.result.ci_high, _direction(m))
+                   for m in cells]
+        title = metric_name(metric) + (f" · {variant}" if several and variant else "")
+        unit = "% points" if cells[0].kind == "binary" else "points"
+        hib = "" if cells[0].higher_is_better else " (lower is better)"
+        out.append({"title": title + hib, "metric": metric,
+                    "svg": forest_plot(f"{title}: change by language", effects, unit=unit)})
+    return out
+
+
+def _pair_text(pair: ItemPair) -> dict[str, Any]:
+    base_out = pair.base.output or ""
+    cand_out = pair.cand.output or ""
+    base_side, cand_side = sides(diff(base_out, cand_out, pair.base.target_language))
+    return {
+        "key": pair.key,
+        "case": pair.case_id,
+        "language": pair.language,
+        "target": pair.base.target_language,
+        "variant": pair.variant or f"{pair.base.variant} → {pair.cand.variant}",
+        "repeat": pair.repeat,
+        "input": last_user_message(pair.cand),
+        "references": pair.base.references,
+        "base_error": f"{pair.base.error.kind}: {pair.base.error.message}" if pair.base.error else "",
+        "cand_error": f"{pair.cand.error.kind}: {pair.cand.error.message}" if pair.cand.error else "",
+        "base_segments": base_side,
+        "cand_segments": cand_side,
+        "by_char": not spaced(pair.base.target_language),
+    }
+
+
+def _flip_value(value: float | None, binary: bool) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    if binary:
+        return "pass" if value > 0.5 else "fail"
+    return num(value)
+
+
+def flip_cards(comparison: Comparison, *, regressions: bool) -> tuple[list[dict[str, Any]], int]:
+    """Items that flipped pass→fail or lost the most score (or the reverse), one card per item with every
+    metric that moved, and the number of items in total (cards are capped at ``MAX_FLIP_CARDS``)."""
+    kinds = {r.label: r.kind for r in comparison.base.manifest.scorers}
+    cards: dict[str, dict[str, Any]] = {}
+    wanted: list[Flip] = [f for f in comparison.flips if f.regression == regressions]
+    for f in wanted:
+        card = cards.get(f.pair.key)
+        if card is None:
+            if len(cards) >= MAX_FLIP_CARDS:
+                continue
+            card = cards[f.pair.key] = {**_pair_text(f.pair), "changes": []}
+        binary = kinds.get(f.metric) == "binary"
+        card["changes"].append({
+            "metric": metric_name(f.metric),
+            "kind": f.kind,
+            "label": FLIP_LABELS[f.kind],
+            "base": _flip_value(f.base_value, binary),
+            "cand": _flip_value(f.cand_value, binary),
+            "delta": "" if binary else signed(f.delta),
+        })
+    total = len({f.pair.key for f in wanted})
+    return list(cards.values()), total
+
+
+def _change(pair: ItemPair, binary: list[str]) -> str:
+    if not pair.base.ok or not pair.cand.ok:
+        return "error"
+    for label in binary:
+        b, c = pair.base.scores.get(label), pair.cand.scores.get(label)
+        if b is not None and c is not None and b > 0.5 and c <= 0.5:
+            return "pass_to_fail"
+    for label in binary:
+        b, c = pair.base.scores.get(label), pair.cand.scores.get(label)
+        if b is not None and c is not None and b <= 0.5 and c > 0.5:
+            return "fail_to_pass"
+    return "same" if (pair.base.output or "") == (pair.cand.output or "") else "changed"
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def pair_table(comparison: Comparison) -> dict[str, Any]:
+    """Every aligned item as compact JSON for the browser (diffs are computed there, for the visible page)."""
+    scorers = [r for r in comparison.base.manifest.scorers
+               if r.label in {s.label for s in comparison.cand.manifest.scorers}]
+    binary = [r.label for r in scorers if r.kind == "binary"]
+    repeats = max(comparison.base.manifest.repeats, comparison.cand.manifest.repeats) > 1
+    columns: list[dict[str, Any]] = [
+        {"key": "language", "label": "Lang", "type": "tag", "facet": True},
+        {"key": "variant", "label": "Variant", "type": "tag", "facet": True},
+        {"key": "case", "label": "Case", "type": "short"},
+    ]
+    if repeats:
+        columns.append({"key": "repeat", "label": "Rep", "type": "num"})
+    columns += [
+        {"key": "change", "label": "Change", "type": "flip", "facet": True},
+        {"key": "input", "label": "Input (last user message)", "type": "long", "search": True},
+        {"key": "reference", "label": "Reference", "type": "long", "search": True, "lang": "target"},
+        {"key": "base", "label": f"Baseline · {comparison.base_label}", "type": "long", "search": True,
+         "lang": "target", "diff": "cand", "side": "base"},
+        {"key": "cand", "label": f"Candidate · {comparison.cand_label}", "type": "long", "search": True,
+         "lang": "target", "diff": "base", "side": "cand"},
+    ]
+    columns += [{"key": f"s:{r.label}", "label": metric_name(r.label), "type": "pair", "hib": r.higher_is_better,
+                 "binary": r.kind == "binary"} for r in scorers]
+    columns += [
+        {"key": "target", "type": "short", "hidden": True},
+        {"key": "failed", "type": "flag", "hidden": True},
+        {"key": "flipped", "type": "flag", "hidden": True},
+    ]
+    rows = []
+    for p in comparison.pairs:
+        change = _change(p, binary)
+        row: list[Any] = [p.language, p.variant or f"{p.base.variant} → {p.cand.variant}", p.case_id]
+        if repeats:
+            row.append(p.repeat)
+        base_out = p.base.output if p.base.ok else f"[{p.base.error.kind if p.base.error else 'error'}]"
+        cand_out = p.cand.output if p.cand.ok else f"[{p.cand.error.kind if p.cand.error else 'error'}]"
+        row += [change, last_user_message(p.cand), "\n".join(p.base.references), base_out or "", cand_out or ""]
+        row += [[_r(p.base.scores.get(r.label)), _r(p.cand.scores.get(r.label))] for r in scorers]
+        row += [p.base.target_language, 0 if p.base.ok and p.cand.ok else 1,
+                1 if change in ("pass_to_fail", "fail_to_pass") else 0]
+        rows.append(row)
+    languages = {p.base.target_language for p in comparison.pairs}
+    first = next((i for i, c in enumerate(columns) if c["type"] == "pair"), None)
+    return {
+        "columns": columns,
+        "rows": rows,
+        "toggles": [{"key": "flipped", "label": "Pass/fail flips only"}, {"key": "failed", "label": "Failed only"}],
+        "spaced": {lang: spaced(lang) for lang in sorted(languages)},
+        "flipLabels": FLIP_LABELS,
+        "sort": {"key": columns[first]["key"], "dir": 1} if first is not None else None,
+        "pageSize": 50,
+    }
+
+
+def section(comparison: Comparison, index: int) -> dict[str, Any]:
+    """One candidate compared with the baseline."""
+    regressions, n_regression_items = flip_cards(comparison, regressions=True)
+    improvements, n_improvement_items = flip_cards(comparison, regressions=False)
+    n_p2f = sum(1 for f in comparison.flips if f.kind == "pass_to_fail")
+    n_f2p = sum(1 for f in comparison.flips if f.kind == "fail_to_pass")
+    return {
+        "id": f"cand{index + 1}",
+        "base_label": comparison.base_label,
+        "cand_label": comparison.cand_label,
+        "base_variant": comparison.base_variant,
+        "cand_variant": comparison.cand_variant,
+        "cand": header(comparison.cand.manifest),
+        "forced": comparison.forced,
+        "incompatibilities": comparison.incompatibilities,
+        "notes": comparison.notes,
+        "pairs": len(comparison.pairs),
+        "unmatched_base": comparison.unmatched_base,
+        "unmatched_cand": comparison.unmatched_cand,
+        "errors_base": comparison.errors_base,
+        "errors_cand": comparison.errors_cand,
+        "correction": comparison.correction,
+        "alpha": comparison.alpha,
+        "n_resamples": comparison.n_resamples,
+        "seed": comparison.seed,
+        "n_regressions": sum(1 for m in comparison.metrics if m.regression),
+        "n_improvements": sum(1 for m in comparison.metrics if m.improvement),
+        "n_pass_to_fail": n_p2f,
+        "n_fail_to_pass": n_f2p,
+        "summary_lines": comparison.summary_lines(),
+        "rows": metric_rows(comparison),
+        "plots": forest_plots(comparison),
+        "regressions": regressions,
+        "n_regression_items": n_regression_items,
+        "improvements": improvements,
+        "n_improvement_items": n_improvement_items,
+        "items": pair_table(comparison),
+    }
+
+
+def compare_context(comparisons: list[Comparison]) -> dict[str, Any]:
+    """Everything ``compare.html.j2`` and the Markdown summary need: the baseline and one section per candidate."""
+    if not comparisons:
+        raise ValueError("nothing to compare")
+    first = comparisons[0]
+    base = header(first.base.manifest)
+    cands = ", ".join(c.cand_label for c in comparisons)
+    return {
+        "title": f"{first.base_label} vs {cands}",
+        "base_label": first.base_label,
+        "base": base,
+        "sections": [section(c, i) for i, c in enumerate(comparisons)],
+        "forced": any(c.forced for c in comparisons),
+    }

@@ -1,0 +1,91 @@
+"""Markdown summaries for pull-request comments (GitHub-flavoured tables, no HTML)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def md(text: object) -> str:
+    """Text safe inside a Markdown table cell: one line, Markdown and HTML metacharacters escaped."""
+    flat = " ".join(str(text).split())
+    return _SPECIAL.sub(r"\\\1", flat)
+
+
+def clip(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def run_markdown(ctx: dict[str, Any]) -> str:
+    """Per metric: a variant × language table of scores with 95% intervals; then failures."""
+    h = ctx["header"]
+    lines = [
+        f"### evalkit: {md(h['suite_name'])} · {md(h['model'])}",
+        "",
+        f"{h['done']}/{h['planned']} items done, {h['failed']} failed · suite sha256 `{h['suite_sha256'][:12]}` · "
+        f"{md(h['started_at'])} · evalkit {md(h['evalkit_version'])}",
+        "",
+    ]
+    for t in ctx["tables"]:
+        direction = ", lower is better" if not t["higher_is_better"] else ""
+        lines.append(f"**{md(t['name'])}** ({t['unit']}{direction}, 95% interval)")
+        lines.append("")
+        lines.append("| variant | " + " | ".join(md(lang["code"]) for lang in t["languages"]) + " |")
+        lines.append("|---|" + "---:|" * len(t["languages"]))
+        for row in t["rows"]:
+            cells = [f"{c['text']} {c['ci']}".strip() for c in row["cells"]]
+            lines.append(f"| {md(row['variant'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if ctx["errors"]:
+        lines.append("**Failed requests:** " + ", ".join(
+            f"{md(e['variant'])}/{md(e['language'])} {e['errors']}/{e['planned']}" for e in ctx["errors"]))
+        lines.append("")
+    if ctx["wrong_language"]:
+        lines.append("**Wrong-language answers:** " + ", ".join(
+            f"{md(w['language'])} {w['count']}" for w in ctx["wrong_language"]))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
+    """Per candidate: a forced-comparison warning, the per-language table and the top regressions."""
+    lines: list[str] = []
+    for s in ctx["sections"]:
+        lines.append(f"### evalkit compare: {md(s['cand_label'])} vs {md(ctx['base_label'])}")
+        lines.append("")
+        if s["forced"]:
+            lines.append("> [!WARNING]")
+            lines.append("> **Forced comparison** despite incompatibilities: " +
+                         "; ".join(md(r) for r in s["incompatibilities"]))
+            lines.append("")
+        lines.append(f"{s['n_regressions']} significant regressions, {s['n_improvements']} improvements, "
+                     f"{s['n_pass_to_fail']} pass→fail and {s['n_fail_to_pass']} fail→pass flips on "
+                     f"{s['pairs']} aligned items ({md(s['correction'])}, α={s['alpha']}).")
+        lines.append("")
+        several = any(r["show_variant"] for r in s["rows"])
+        head = "| language | " + ("variant | " if several else "") + "metric | base | cand | Δ | 95% CI | p (adj.) | |"
+        lines.append(head)
+        lines.append("|---|" + ("---|" if several else "") + "---|---:|---:|---:|---:|---:|---|")
+        for r in s["rows"]:
+            variant = f"{md(r['variant'])} | " if several else ""
+            mark = {"regression": "▼ regression", "improvement": "▲ improvement"}.get(r["direction"], "")
+            delta = f"**{r['delta']}**" if mark else r["delta"]
+            lines.append(f"| {md(r['language'])} | {variant}{md(r['metric_name'])} | {r['base']} | {r['cand']} | "
+                         f"{delta} | {r['ci']} | {r['p_adjusted']} | {mark} |")
+        lines.append("")
+        if s["regressions"]:
+            lines.append(f"**Top regressions** ({min(top, len(s['regressions']))} of {s['n_regression_items']} items)")
+            lines.append("")
+            lines.append("| language | case | change | baseline output | candidate output |")
+            lines.append("|---|---|---|---|---|")
+            for c in s["regressions"][:top]:
+                change = ", ".join(f"{ch['metric']} {ch['base']}→{ch['cand']}" for ch in c["changes"])
+                base = c["base_error"] or "".join(seg.text for seg in c["base_segments"])
+                cand = c["cand_error"] or "".join(seg.text for seg in c["cand_segments"])
+                lines.append(f"| {md(c['language'])} | {md(c['case'])} | {md(change)} | {md(clip(base))} | "
+                             f"{md(clip(cand))} |")
+            lines.append("")
+    return "\n".join(lines)
