@@ -15,6 +15,10 @@ bootstrap, and an item counts as passing when it passes in more than half its re
 (used for the pass→fail counts and the flips).  ``aggregate_repeats=False`` treats
 every repeat as an independent item (anti-conservative; for diagnostics only).
 
+Bootstrap p-values cannot be smaller than ``1/(n_resamples+1)``; cells at that floor are
+resampled again with more resamples (see ``_refine``) so that the multiple-comparison correction
+over many cells does not make every corpus metric unflaggable.
+
 The library never prints or exits: bad input raises ``ResultsError``/``UsageError``,
 incompatible runs ``IncompatibleRuns`` (exit 2) unless ``force=True``.
 """
@@ -53,9 +57,11 @@ __all__ = [
     "RunData",
     "compare_runs",
     "load_run",
+    "score_function",
 ]
 
 Correction = Literal["holm", "bh"]
+MAX_RESAMPLES = 100_000  # cap of the automatic refinement of resolution-limited bootstrap p-values
 CORRECTION_NAMES = {"holm": "Holm–Bonferroni", "bh": "Benjamini–Hochberg"}
 DISPLAY_NAMES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 
@@ -333,7 +339,8 @@ def _clusters(pairs: Iterable[ItemPair], aggregate: bool) -> list[list[ItemPair]
     return list(groups.values())
 
 
-def _score_fn(book: ScorerBook, label: str, target: str) -> ScoreFn:
+def score_function(book: ScorerBook, label: str, target: str) -> ScoreFn:
+    """Summed sufficient statistics → corpus score for corpus metric ``label`` in ``target`` language."""
     scorer = book.get(label, target)
     metric = getattr(scorer, "_metric", None)
     # chrF and TER: sacrebleu's own formula, vectorised by evalkit.stats (checked against the scalar path).
@@ -361,7 +368,7 @@ def _corpus_result(clusters: list[list[ItemPair]], rec: ScorerRecord, book: Scor
     return paired_bootstrap(
         np.asarray(base_rows, dtype=float).reshape(-1, k),
         np.asarray(cand_rows, dtype=float).reshape(-1, k),
-        _score_fn(book, rec.label, target),
+        score_function(book, rec.label, target),
         metric=rec.label,
         higher_is_better=rec.higher_is_better,
         n_resamples=opts.n_resamples,
@@ -429,6 +436,13 @@ def _signature(base: RunData, cand: RunData, label: str, language: str) -> str |
     return sig or base.manifest.signatures.get(label, {}).get(language)
 
 
+def _cell_result(clusters: list[list[ItemPair]], rec: ScorerRecord, book: ScorerBook, language: str,
+                 opts: _Options) -> PairedComparison:
+    if rec.kind == "corpus":
+        return _corpus_result(clusters, rec, book, language, opts)
+    return _binary_result(clusters, rec, language, opts)
+
+
 def _cells(base: RunData, cand: RunData, groups: dict[GroupKey, list[ItemPair]],
            opts: _Options) -> list[MetricComparison]:
     book = ScorerBook(base.manifest.scorers)
@@ -437,13 +451,11 @@ def _cells(base: RunData, cand: RunData, groups: dict[GroupKey, list[ItemPair]],
         clusters = _clusters(pairs, opts.aggregate)
         repeats = max((len(c) for c in clusters), default=1)
         for rec in _common_scorers(base, cand):
-            if rec.kind == "corpus":
-                result = _corpus_result(clusters, rec, book, key[1], opts)
-            else:
-                result = _binary_result(clusters, rec, key[1], opts)
+            result = _cell_result(clusters, rec, book, key[1], opts)
             if result.n == 0:
                 continue
             raw.append((key, rec, result, repeats))
+    raw = _refine(raw, groups, book, opts)
     adjusted = adjust([r[2] for r in raw], opts.correction)
     cells = []
     for (key, rec, _, repeats), result in zip(raw, adjusted, strict=True):
@@ -463,6 +475,29 @@ def _cells(base: RunData, cand: RunData, groups: dict[GroupKey, list[ItemPair]],
             )
         )
     return cells
+
+
+def _refine(raw: list[tuple[GroupKey, ScorerRecord, PairedComparison, int]], groups: dict[GroupKey, list[ItemPair]],
+            book: ScorerBook, opts: _Options) -> list[tuple[GroupKey, ScorerRecord, PairedComparison, int]]:
+    """Resample again, with more resamples, the bootstrap cells whose p-value is at the resolution floor.
+
+    A bootstrap p-value is at least ``1/(B+1)``; after a Holm correction over ``m`` tests that
+    floor becomes ``m/(B+1)``, so with B = 1000 and 50 cells no bootstrap cell could ever be
+    significant at 0.05.  Cells with ``p <= 10/(B+1)`` are recomputed with enough resamples
+    for the floor to sit at a quarter of alpha (at most ``MAX_RESAMPLES``).
+    """
+    tests = sum(1 for r in raw if not math.isnan(r[2].p_value))
+    needed = min(MAX_RESAMPLES, math.ceil(4 * tests / opts.alpha))
+    if needed <= opts.n_resamples:
+        return raw
+    finer = dataclasses.replace(opts, n_resamples=needed)
+    floor = 10.0 / (opts.n_resamples + 1)
+    out = []
+    for key, rec, result, repeats in raw:
+        if result.method.startswith("paired bootstrap") and result.p_value <= floor:
+            result = _cell_result(_clusters(groups[key], opts.aggregate), rec, book, key[1], finer)
+        out.append((key, rec, result, repeats))
+    return out
 
 
 # --- flips -----------------------------------------------------------------------------------------

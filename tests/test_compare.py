@@ -354,3 +354,13 @@ def test_a_a_comparisons_rarely_flag_regressions(runs: dict[str, Path]) -> None:
         c = compare_runs(runs["base"], runs["same"], seed=seed, correction="bh")
         assert not c.regressions
         assert c.correction.startswith("Benjamini–Hochberg over ")
+
+
+def test_resolution_limited_bootstrap_cells_are_refined(runs: dict[str, Path]) -> None:
+    """With 200 resamples a bootstrap p is at least 1/201, and Holm over 12 cells would push it to 0.06:
+    such cells are resampled again with enough resamples for the correction to leave room."""
+    c = compare_runs(runs["base"], runs["bad_th"], n_resamples=200)
+    chrf = _cells(c)[("th", "chrf++")].result
+    assert "960 resamples" in chrf.method and chrf.p_value == pytest.approx(1 / 961)
+    assert _cells(c)[("th", "chrf++")].regression and _cells(c)[("th", "bleu")].regression
+    assert "200 resamples" in _cells(c)[("de", "chrf++")].result.method  # p = 1: nothing to refine

@@ -1,0 +1,259 @@
+"""The gate definition: a suite's ``gates:`` section or a separate YAML file (see docs/gates.md).
+
+Parsed with the suite loader's positioned YAML, so every problem is reported as
+``file:line:col: field: message`` (``SuiteError``, exit 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evalkit.errors import Location, SuiteError, SuiteErrors
+from evalkit.suite._yaml import Path_, PositionedYaml, format_path, load_positioned
+
+__all__ = ["Bound", "GateSpec", "LoadedGates", "RegressionRule", "Regressions", "Threshold", "load_gates",
+           "parse_gates"]
+
+#: Pseudo-metrics a gate can check besides the run's scorers.
+ERROR_RATE = "error_rate"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bound(_Strict):
+    """``min`` and/or ``max`` for one metric, in the metric's units (points, or percent)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Bound:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+    def merged(self, override: Bound | None) -> Bound:
+        """This bound with the fields ``override`` sets replaced."""
+        if override is None:
+            return self
+        values = {"min": self.min, "max": self.max}
+        values.update({k: getattr(override, k) for k in override.model_fields_set})
+        return Bound(**values)
+
+
+class Threshold(Bound):
+    """An absolute threshold with per-language overrides (field by field)."""
+
+    languages: dict[str, Bound] = {}
+
+    @model_validator(mode="after")
+    def _needs_a_bound(self) -> Threshold:
+        if self.min is None and self.max is None and not self.languages:
+            raise ValueError("give min, max or languages")
+        return self
+
+    def for_language(self, language: str) -> Bound:
+        return Bound(min=self.min, max=self.max).merged(self.languages.get(language))
+
+
+class RegressionRule(_Strict):
+    """How much a metric may get worse than the baseline.
+
+    ``max_drop``: allowed change in the bad direction, in the metric's units (points for
+    BLEU/chrF/TER, percentage points for binary metrics).  ``require_significant``: fail only
+    when the change is also significant after the multiple-comparison correction.
+    ``skip``: no regression check for this metric (or language).
+    """
+
+    max_drop: float | None = Field(default=None, ge=0)
+    require_significant: bool | None = None
+    skip: bool | None = None
+
+    def merged(self, override: RegressionRule | None) -> RegressionRule:
+        if override is None:
+            return self
+        values = self.model_dump()
+        values.update({k: getattr(override, k) for k in override.model_fields_set})
+        return RegressionRule(**values)
+
+
+#: What a regression check uses when the gate file says nothing more specific.
+BUILTIN_RULE = RegressionRule(max_drop=0.0, require_significant=True, skip=False)
+
+
+class Regressions(BaseModel):
+    """``default`` rule, per-metric rules (any other key is a metric label), per-language rules.
+
+    ``languages: {hi: {chrf++: {...}, default: {...}}}``: ``default`` inside a language
+    applies to every metric of that language.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    default: RegressionRule = RegressionRule()
+    languages: dict[str, dict[str, RegressionRule]] = {}
+    __pydantic_extra__: dict[str, RegressionRule]
+
+    @property
+    def metrics(self) -> dict[str, RegressionRule]:
+        return dict(self.__pydantic_extra__ or {})
+
+    def rule(self, metric: str, language: str) -> RegressionRule:
+        """The rule for one (metric, language): built-in < default < metric < language default < language metric."""
+        per_lang = self.languages.get(language, {})
+        rule = BUILTIN_RULE.merged(self.default).merged(self.metrics.get(metric))
+        return rule.merged(per_lang.get("default")).merged(per_lang.get(metric))
+
+
+class GateSpec(_Strict):
+    """A quality gate (see docs/gates.md)."""
+
+    min_items: int = Field(default=20, ge=1)
+    on_insufficient: Literal["fail", "warn"] = "fail"
+    thresholds: dict[str, Threshold] = {}
+    regressions: Regressions | None = None
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    correction: Literal["holm", "bh"] = "holm"
+    use_repeats: bool = True
+    require_complete: bool = True
+    n_resamples: int = Field(default=1000, ge=100, le=100_000)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _error_rate_is_percent(self) -> GateSpec:
+        rate = self.thresholds.get(ERROR_RATE)
+        if rate is not None:
+            for bound in (rate, *rate.languages.values()):
+                for value in (bound.min, bound.max):
+                    if value is not None and not 0 <= value <= 100:
+                        raise ValueError(f"{ERROR_RATE} is a percentage of failed items: 0..100 (got {value})")
+        return self
+
+    def regression_rule(self, metric: str, language: str) -> RegressionRule:
+        return (self.regressions or Regressions()).rule(metric, language)
+
+
+@dataclass(frozen=True)
+class LoadedGates:
+    """A parsed gate definition and where it came from (for located errors)."""
+
+    spec: GateSpec
+    source: str  # "gates.yaml" or "suite.yaml (gates:)"
+    positioned: PositionedYaml | None = None
+    prefix: Path_ = ()
+
+    def locate(self, *path: str | int) -> Location:
+        full = (*self.prefix, *path)
+        if self.positioned is None:
+            return Location(self.source, None, None, format_path(full))
+        return self.positioned.locate(full, format_path(full))
+
+    def error(self, message: str, *path: str | int) -> SuiteError:
+        return SuiteError(message, self.locate(*path))
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X | None`` or ``dict[str, X]`` (for a dict: the value type)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in reversed(typing.get_args(annotation)):
+        model = _model_of(arg)
+        if model is not None:
+            return model
+    return None
+
+
+def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys allowed at ``loc`` inside a gates mapping (for "did you mean" hints)."""
+    model: type[BaseModel] | None = GateSpec
+    keys_to_skip = 0  # dict levels (metric or language keys) before the next model
+    for part in loc:
+        if model is None:
+            return []
+        if keys_to_skip:
+            keys_to_skip -= 1
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:
+            model = RegressionRule if model is Regressions else None  # metric keys of regressions:
+            continue
+        annotation = info.annotation
+        while typing.get_origin(annotation) is dict:
+            keys_to_skip += 1
+            annotation = typing.get_args(annotation)[1]
+        model = _model_of(annotation)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _errors(exc: ValidationError, positioned: PositionedYaml, prefix: Path_) -> list[SuiteError]:
+    out: list[SuiteError] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        path: Path_ = (*prefix, *err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(err["loc"][-1]) if err["loc"] else "?"
+            close = difflib.get_close_matches(key, _fields_at(tuple(err["loc"][:-1])), n=1)
+            message = f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        elif kind == "missing":
+            message = "required field is missing"
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if "input" in err and kind.startswith(("literal", "enum")):
+                message += f" (got {err['input']!r})"
+        error = SuiteError(message, positioned.locate(path, format_path(path) or "gates"))
+        if error.message not in seen:
+            seen.add(error.message)
+            out.append(error)
+    return out
+
+
+def parse_gates(data: Any, positioned: PositionedYaml, prefix: Path_ = (), source: str | None = None) -> LoadedGates:
+    """Validate a gates mapping found at ``prefix`` inside ``positioned`` (a suite or a gates file)."""
+    if not isinstance(data, dict):
+        raise SuiteError("gates must be a mapping", positioned.locate(prefix, format_path(prefix) or "gates"))
+    try:
+        spec = GateSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = _errors(exc, positioned, prefix)
+        raise (errors[0] if len(errors) == 1 else SuiteErrors(errors)) from None
+    for name, threshold in spec.thresholds.items():
+        if name == ERROR_RATE:
+            continue
+        for bound in (threshold, *threshold.languages.values()):
+            for value in (bound.min, bound.max):
+                if value is not None and not math.isfinite(value):
+                    raise SuiteError("thresholds must be finite numbers",
+                                     positioned.locate((*prefix, "thresholds", name), name))
+    return LoadedGates(spec, source or positioned.file, positioned, prefix)
+
+
+def load_gates(path: Path) -> LoadedGates:
+    """Read a gates file: a mapping with a top-level ``gates:`` key (a suite, or a file holding
+    only that section) or the gate settings themselves."""
+    display = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError("gates file not found", Location(display)) from None
+    except IsADirectoryError:
+        raise SuiteError("is a directory, not a gates file", Location(display)) from None
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"not UTF-8 text (byte {exc.start})", Location(display)) from None
+    positioned = load_positioned(text, display)
+    data = positioned.data
+    if not isinstance(data, dict):
+        raise SuiteError("a gates file must be a YAML mapping", Location(display, 1, 1))
+    if "gates" in data:
+        if data["gates"] is None:
+            raise SuiteError("the gates section is empty", positioned.locate(("gates",), "gates"))
+        return parse_gates(data["gates"], positioned, ("gates",), f"{display} (gates:)")
+    return parse_gates(data, positioned, (), display)
