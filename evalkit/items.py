@@ -113,9 +113,12 @@ class Planner:
     def target_language(self, variant: PromptVariant, name: str, ctx: dict[str, object], where: Location) -> str:
         if not variant.target_language:
             return str(ctx["language"]["code"])  # type: ignore[index]
-        code = render(variant.target_language, f"prompts.{name}.target_language", ctx)
+        field = f"prompts.{name}.target_language"
+        code = render(variant.target_language, field, ctx)
         if not is_known(code):
-            raise SuiteError(f"unknown target language {code!r}", where)
+            at = self.suite.locate("prompts", name, "target_language")
+            raise SuiteError(f"unknown target language {code!r} (case at {where.format()})",
+                             Location(at.file, at.line, at.column, field))
         return code
 
     def items_for_case(self, case: Case) -> Iterator[Item]:

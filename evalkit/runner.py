@@ -309,9 +309,10 @@ class Run:
             self.stop.set()
 
     async def execute(self) -> RunOutcome:
-        self.out.mkdir(parents=True, exist_ok=True)
-        # One full planning pass renders every template before any request is sent.
+        # One full planning pass renders every template before any request is sent (and before
+        # the run directory exists, so a broken suite leaves nothing behind).
         planned_ids = {item.item_id for item in self.planner.iter_items()}
+        self.out.mkdir(parents=True, exist_ok=True)
         manifest = self._new_manifest(len(planned_ids))
         self._check_resumable(manifest)
         results_path = self.out / RESULTS

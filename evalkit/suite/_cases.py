@@ -47,7 +47,8 @@ def _apply_mapping(row: dict[str, Any], mapping: dict[str, str], where: Location
     out = dict(row)
     for field, column in mapping.items():
         if column not in row:
-            raise SuiteError(f"column {column!r} (mapped to {field!r}) not found", where)
+            raise SuiteError(f"column {column!r} (mapped to {field!r}) not found",
+                             Location(where.file, where.line, where.column, field))
         out[field] = row[column]
     return out
 
@@ -56,8 +57,9 @@ def _make_case(row: dict[str, Any], where: Location) -> Case:
     raw_id = row.get("id")
     if raw_id is None or raw_id == "":
         return Case(case_id_for(row), row, where)
-    if not isinstance(raw_id, str | int):
-        raise SuiteError("case id must be a string or an integer", where)
+    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
+        raise SuiteError(f"case id must be a string or an integer (got {type(raw_id).__name__})",
+                         Location(where.file, where.line, where.column, "id"))
     return Case(str(raw_id), row, where)
 
 
@@ -77,41 +79,83 @@ def _nest_dotted(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def iter_file_cases(spec: FileCases, path: Path, display: str) -> Iterator[Case]:
-    fmt = spec.format or ("csv" if path.suffix.lower() in {".csv", ".tsv"} else "jsonl")
-    if not path.is_file():
-        raise SuiteError(f"data file not found: {display}", Location(display))
-    count = 0
+def not_utf8(raw: bytes, start: int, display: str) -> tuple[str, Location]:
+    """The message and location (line, column) of the first byte that is not UTF-8."""
+    line = raw.count(b"\n", 0, start) + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    return f"not UTF-8 text (byte 0x{raw[start]:02x}); save the file as UTF-8", Location(display, line, column)
+
+
+def _decoded_lines(path: Path, display: str) -> Iterator[str]:
+    """The file's lines as text, a decoding problem located by line and column."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                message, where = not_utf8(raw, exc.start, display)
+                raise SuiteError(message, Location(display, number, where.column)) from None
+
+
+def _csv_cases(spec: FileCases, lines: Iterator[str], display: str, tsv: bool) -> Iterator[Case]:
+    reader = csv.reader(lines, dialect="excel-tab" if tsv else "excel", strict=True)
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            if fmt == "csv":
-                dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
-                reader = csv.DictReader(handle, dialect=dialect)
-                for row in reader:
-                    where = Location(display, reader.line_num)
-                    yield _make_case(_apply_mapping(_nest_dotted(row), spec.fields, where), where)
-                    count += 1
-                    if spec.limit and count >= spec.limit:
-                        return
-            else:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    where = Location(display, number)
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise SuiteError(f"invalid JSON: {exc.msg}", Location(display, number, exc.colno)) from None
-                    if not isinstance(row, dict):
-                        raise SuiteError("each line must be a JSON object", where)
-                    yield _make_case(_apply_mapping(row, spec.fields, where), where)
-                    count += 1
-                    if spec.limit and count >= spec.limit:
-                        return
-    except UnicodeDecodeError as exc:
-        raise SuiteError(f"not UTF-8 text (byte {exc.start})", Location(display)) from None
+        header = next(reader, None)
+        if header is None:
+            return
+        for column, name in enumerate(header):
+            if name in header[:column]:
+                raise SuiteError(f"column {name!r} appears twice in the header", Location(display, 1, None, name))
+        for row in reader:
+            where = Location(display, reader.line_num)
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise SuiteError(f"row has {len(row)} fields, the header has {len(header)}",
+                                 Location(display, reader.line_num, None, "row"))
+            yield _make_case(_apply_mapping(_nest_dotted(dict(zip(header, row, strict=True))), spec.fields, where),
+                             where)
+    except csv.Error as exc:
+        raise SuiteError(f"invalid CSV: {exc}", Location(display, reader.line_num, None, "row")) from None
+
+
+def _jsonl_cases(spec: FileCases, lines: Iterator[str], display: str) -> Iterator[Case]:
+    for number, line in enumerate(lines, start=1):
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        where = Location(display, number)
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(f"invalid JSON: {exc.msg}", Location(display, number, exc.colno)) from None
+        except RecursionError:
+            raise SuiteError("invalid JSON: nested too deeply", Location(display, number)) from None
+        if not isinstance(row, dict):
+            raise SuiteError(f"each line must be a JSON object (got {type(row).__name__})", where)
+        yield _make_case(_apply_mapping(row, spec.fields, where), where)
+
+
+def iter_file_cases(spec: FileCases, path: Path, display: str, where: Location | None = None) -> Iterator[Case]:
+    """Cases from a JSONL or CSV file, streamed. ``where`` locates ``cases.file`` in the suite (for a
+    missing or empty file); problems inside the file are located by its own line numbers."""
+    fmt = spec.format or ("csv" if path.suffix.lower() in {".csv", ".tsv"} else "jsonl")
+    suite_where = where or Location(display)
+    if not path.is_file():
+        raise SuiteError(f"data file not found: {display}", suite_where)
+    lines = _decoded_lines(path, display)
+    if fmt == "csv":
+        cases = _csv_cases(spec, lines, display, path.suffix.lower() == ".tsv")
+    else:
+        cases = _jsonl_cases(spec, lines, display)
+    count = 0
+    for case in cases:
+        yield case
+        count += 1
+        if spec.limit and count >= spec.limit:
+            return
     if count == 0:
-        raise SuiteError("data file has no cases", Location(display))
+        raise SuiteError(f"data file {display} has no cases", suite_where)
 
 
 def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, allow_outside: bool) -> Iterator[Case]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import Location, SuiteError, SuiteErrors
 from evalkit.suite import _schema
-from evalkit.suite._cases import Case, iter_dataset_cases, iter_file_cases, resolve_data_path
+from evalkit.suite._cases import Case, iter_dataset_cases, iter_file_cases, not_utf8, resolve_data_path
 from evalkit.suite._schema import DatasetCases, FileCases, Suite
 from evalkit.suite._yaml import PositionedYaml, format_path, load_positioned
 
@@ -65,7 +66,7 @@ class LoadedSuite:
         elif isinstance(cases, FileCases):
             where = self.locate("cases", "file")
             path = resolve_data_path(suite_dir, cases.file, where, self.allow_outside_paths)
-            yield from iter_file_cases(cases, path, _display_path(path))
+            yield from iter_file_cases(cases, path, _display_path(path), where)
         elif isinstance(cases, DatasetCases):
             yield from iter_dataset_cases(cases, suite_dir, self.locate("cases", "dataset"), self.allow_outside_paths)
 
@@ -77,24 +78,55 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+_CASE_BRANCHES = {"list[dict[str,any]]": "list", "FileCases": "file", "DatasetCases": "dataset"}
+
+
+def _case_branch(data: dict[str, Any]) -> str:
+    """Which shape of ``cases`` the user meant: errors from the other union branches are noise."""
+    cases = data.get("cases")
+    if isinstance(cases, dict):
+        return "dataset" if "dataset" in cases else "file"
+    return "list"
+
+
+def _did_you_mean(value: object, choices: list[str]) -> str:
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _schema_errors(exc: ValidationError, positioned: PositionedYaml) -> list[SuiteError]:
     errors: list[SuiteError] = []
     known = _all_field_names()
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {"list[dict[str,any]]",
-                                                                                "FileCases", "DatasetCases"}))
-        path = tuple(p for p in loc)
+    branch = _case_branch(positioned.data)
+    raw = exc.errors()
+    # A typo'd key ("langauges") also makes the real one missing: report the typo only.
+    suggested: set[tuple[Any, ...]] = set()
+    for err in raw:
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            for close in difflib.get_close_matches(str(err["loc"][-1]), known, n=1):
+                suggested.add((*err["loc"][:-1], close))
+    for err in raw:
+        loc = tuple(err["loc"])
+        if loc[:1] == ("cases",) and len(loc) > 1 and loc[1] in _CASE_BRANCHES:
+            if _CASE_BRANCHES[str(loc[1])] != branch:
+                continue
+            loc = (loc[0], *loc[2:])
+        path = loc
         kind = err["type"]
+        if kind == "missing" and path in suggested:
+            continue
         if kind == "extra_forbidden":
             key = str(path[-1]) if path else "?"
-            close = difflib.get_close_matches(key, known, n=1)
-            message = f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            message = f"unknown key {key!r}" + _did_you_mean(key, known)
         elif kind == "missing":
             message = "required field is missing"
         else:
-            message = err["msg"]
+            message = err["msg"].removeprefix("Value error, ")
             if "input" in err and kind.startswith(("literal", "enum")):
-                message += f" (got {err['input']!r})"
+                expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+                message += f" (got {err['input']!r})" + _did_you_mean(err["input"], expected)
         errors.append(SuiteError(message, positioned.locate(path, format_path(path) or "suite")))
     # A union (inline list | file | dataset) reports one error per branch; keep the most specific.
     return _dedupe(errors)
@@ -123,7 +155,7 @@ def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Loaded
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SuiteError(f"not UTF-8 text (byte {exc.start})", Location(display)) from None
+        raise SuiteError(*not_utf8(raw, exc.start, display)) from None
     positioned = load_positioned(text, display)
     if not isinstance(positioned.data, dict):
         raise SuiteError("a suite must be a YAML mapping", Location(display, 1, 1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
 DEFAULT_MODEL = "meta-llama/Llama-3.2-3B-Instruct-Turbo"
@@ -133,11 +133,13 @@ class Suite(_Strict):
                 out.append(entry)
         return out
 
-    @model_validator(mode="after")
-    def _unique_languages(self) -> Suite:
+    @field_validator("languages")
+    @classmethod
+    def _unique_languages(cls, v: list[str]) -> list[str]:
+        # A field validator, so the error is located at ``languages`` rather than the whole file.
         seen: set[str] = set()
-        for code in self.languages:
+        for code in v:
             if code in seen:
                 raise ValueError(f"language {code!r} listed twice")
             seen.add(code)
-        return self
+        return v

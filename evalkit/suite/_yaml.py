@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -9,6 +10,12 @@ import yaml
 from evalkit.errors import Location, SuiteError
 
 Path_ = tuple[str | int, ...]
+
+# A suite arrives in pull requests: YAML aliases must not expand into a "billion laughs" document
+# (every later stage, from validation to hashing case fields, walks the expanded data).
+MAX_EXPANDED_NODES = 1_000_000
+# PyYAML scans nested flow collections ("[[[[...") in quadratic time: refuse absurd nesting first.
+MAX_FLOW_DEPTH = 100
 
 
 class PositionedYaml:
@@ -37,20 +44,27 @@ def format_path(path: Path_) -> str:
 
 def load_positioned(text: str, file: str) -> PositionedYaml:
     """Parse ``text`` with the safe loader; YAML errors and duplicate keys raise ``SuiteError``."""
+    _check_flow_depth(text, file)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise SuiteError("the file is empty", Location(file, 1, 1))
+        _check_expansion(node, file)
         positions: dict[Path_, tuple[int, int]] = {(): (node.start_mark.line + 1, node.start_mark.column + 1)}
-        _walk(node, (), positions, file)
+        _walk(node, (), positions, file, set())
         data = loader.construct_document(node)
+    except RecursionError:
+        raise SuiteError("YAML error: the document is nested too deeply", Location(file, 1, 1)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        if "could not determine a constructor" in problem:
-            problem = "YAML tags that construct objects are not allowed (" + problem + ")"
+        tag = re.search(r"for the tag '(?:tag:yaml.org,2002:)?([^']*)'", problem)
+        if "could not determine a constructor" in problem and tag:
+            problem = f"YAML tags that construct objects are not allowed (!!{tag.group(1)})"
+        elif exc.problem and exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
+            problem += f" ({exc.context.strip()} on line {exc.context_mark.line + 1})"
         raise SuiteError(f"YAML error: {problem}", Location(file, line, col)) from None
     except yaml.YAMLError as exc:
         raise SuiteError(f"YAML error: {exc}", Location(file)) from None
@@ -59,7 +73,66 @@ def load_positioned(text: str, file: str) -> PositionedYaml:
     return PositionedYaml(data, positions, file)
 
 
-def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]], file: str) -> None:
+def _check_flow_depth(text: str, file: str) -> None:
+    """Bracket nesting deeper than ``MAX_FLOW_DEPTH`` (brackets inside quotes count too: a real
+    suite never comes close)."""
+    depth = 0
+    for match in re.finditer(r"[\[{]|[\]}]", text):
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_FLOW_DEPTH:
+            line = text.count("\n", 0, match.start()) + 1
+            column = match.start() - text.rfind("\n", 0, match.start())
+            raise SuiteError(f"YAML error: the document is nested too deeply (more than {MAX_FLOW_DEPTH} levels)",
+                             Location(file, line, column))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse alias cycles and documents whose aliases expand to more than ``MAX_EXPANDED_NODES``."""
+    sizes: dict[int, int] = {}
+    # Iterative post-order walk over the node graph (aliases are shared nodes).
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    active: set[int] = set()
+    while stack:
+        node, expanded = stack.pop()
+        key = id(node)
+        if expanded:
+            active.discard(key)
+            size = 1 + sum(sizes[id(c)] for c in _children(node))
+            if size > MAX_EXPANDED_NODES:
+                mark = node.start_mark
+                raise SuiteError(
+                    f"YAML error: aliases expand to more than {MAX_EXPANDED_NODES:,} values",
+                    Location(file, mark.line + 1, mark.column + 1),
+                )
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            mark = node.start_mark
+            raise SuiteError("YAML error: an alias refers to itself (recursive data)",
+                             Location(file, mark.line + 1, mark.column + 1))
+        active.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]], file: str,
+          seen_nodes: set[int]) -> None:
+    # Aliased nodes are walked once: later uses are located at the alias itself.
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -72,8 +145,8 @@ def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]],
                 )
             seen[key] = line
             positions[(*path, key)] = (line, key_node.start_mark.column + 1)
-            _walk(value_node, (*path, key), positions, file)
+            _walk(value_node, (*path, key), positions, file, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             positions[(*path, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _walk(item, (*path, index), positions, file)
+            _walk(item, (*path, index), positions, file, seen_nodes)
