@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from helpers import run_cli, run_subprocess
-from test_compare import CASES, _rewrite_manifest, _rewrite_results, make_run, translator_for
+from test_compare import CASES, _repeat_flaky, _rewrite_manifest, _rewrite_results, make_run, translator_for
 
 from evalkit.compare import compare_runs
 from evalkit.errors import IncompatibleRuns, SuiteError, SuiteErrors, UsageError
@@ -214,13 +215,29 @@ def test_gates_from_the_suite_and_error_rate(runs: dict[str, Path], tmp_path: Pa
 
 
 def test_repeats_count_items_not_repeats(tmp_path: Path) -> None:
-    run = make_run(tmp_path, "rep", translator_for(), "--repeat", "3", "--languages", "th",
+    calls: dict[str, int] = {}
+    run = make_run(tmp_path, "rep", lambda r: _repeat_flaky(r, calls), "--repeat", "3", "--languages", "th",
                    suite_kwargs={"cases": CASES[:10]})
     spec = GateSpec(min_items=20, thresholds={"exact_match": {"min": 50}})  # type: ignore[dict-item]
     per_item = run_gate(run, gates=spec)
     assert [c.status for c in per_item.checks] == ["insufficient"] and per_item.checks[0].n == 10
+    # The second repeat of half the items was answered badly: those 5 items are unstable.
+    cell = next(c for c in per_item.cells if c.metric == "exact_match")
+    assert cell.unstable == 5 and cell.value == pytest.approx(100 * (5 + 5 * 2 / 3) / 10)
+    assert "(5 unstable)" in markdown_summary(per_item)
     per_repeat = run_gate(run, gates=spec.model_copy(update={"use_repeats": False}))
     assert per_repeat.passed and per_repeat.checks[0].n == 30
+
+
+def test_several_variants_are_gated_separately(tmp_path: Path) -> None:
+    prompts = {"plain": {"user": "Translate into {{ language.name }}: {{ source }}"},
+               "sloppy": {"user": "Quickly! Translate into {{ language.name }}: {{ source }}"}}
+    run = make_run(tmp_path, "variants", translator_for(bad_prompt="Quickly!"), "--languages", "de",
+                   suite_kwargs={"prompts": prompts, "cases": CASES[:20]})
+    result = run_gate(run, gates=GateSpec(thresholds={"exact_match": {"min": 60}}))  # type: ignore[dict-item]
+    assert [c.message for c in result.failures] == ["de [sloppy] exact_match 0.0% < 60.0%"]
+    names = {c.get("name") for c in ET.fromstring(junit_xml(result)).iter("testcase")}
+    assert names == {"exact_match >= 60% [plain]", "exact_match >= 60% [sloppy]"}
 
 
 def test_incompatible_baseline_needs_force(runs: dict[str, Path], tmp_path: Path,
@@ -276,3 +293,15 @@ def test_cli_subprocess_exit_codes(runs: dict[str, Path], tmp_path: Path) -> Non
                                     "unknown key 'minimum' (did you mean 'min'?)")
     missing = run_subprocess("gate", tmp_path / "nothing", "--gates", gates)
     assert missing.returncode == 2 and "not a directory" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_documented_examples_parse(tmp_path: Path) -> None:
+    docs = Path(__file__).parent.parent / "docs"
+    text = (docs / "gates.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = load_gates(write(tmp_path, block)).spec
+    assert spec.thresholds["chrf++"].for_language("th").min == 25
+    assert spec.regression_rule("bleu", "de").skip and spec.regression_rule("ter", "th").max_drop == 4.0
+    workflow = yaml.safe_load((docs / "examples" / "github-actions.yml").read_text(encoding="utf-8"))
+    commands = " ".join(step.get("run", "") for step in workflow["jobs"]["eval"]["steps"])
+    assert "evalkit gate runs/pr --baseline runs/base" in commands and "evalkit compare runs/base runs/pr" in commands
