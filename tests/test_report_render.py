@@ -265,9 +265,11 @@ def test_compare_metric_table(compare_html: str, demo: tuple[Path, Path]) -> Non
     assert table[0] == ["Language", "Variant", "Metric", "Baseline", "Candidate", "Δ", "Paired 95% CI", "p (adj.)",
                         "p (raw)", "n", "Flips ↓/↑", ""]
     assert len(table) == 1 + len(comparison.metrics)
-    first = table[1]  # regressions first
-    assert first[0] == "th Thai" and first[2] == "exact match" and first[-1] == "▼ regression"
-    assert first[3:6] == ["79.2%", "0.0%", "−79.2"]
+    marks = [r[-1] for r in table[1:]]
+    n_regressions = sum(m.regression for m in comparison.metrics)
+    assert n_regressions > 0 and marks[:n_regressions] == ["▼ regression"] * n_regressions  # regressions first
+    th = next(r for r in table[1:] if r[:3] == ["th Thai", "plain", "exact match"])
+    assert th[3:6] == ["79.2%", "0.0%", "−79.2"] and th[-1] == "▼ regression"
     assert any(r[-1] == "▲ improvement" for r in table[1:])
     assert len(doc.find("div", id="cand1-items").attrs) >= 3
     plots = [d for d in doc.find_all("div") if "data-chart" in d.attrs]
@@ -389,3 +391,20 @@ def test_runner_writes_report(tmp_path: Path, server: FakeOpenAIServer) -> None:
     data = item_data(doc, "run-items")
     assert len(data["rows"]) == 18
     assert write_run_report(out, tmp_path / "again.html").read_text(encoding="utf-8").count("<svg") == 4
+
+
+def test_cli_compare_gate(tmp_path: Path, demo: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    base, cand = demo
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("gates:\n  thresholds:\n    chrf++: {min: 10}\n  regressions:\n    default: {max_drop: 2.0}\n",
+                     encoding="utf-8")
+    junit, md = tmp_path / "junit.xml", tmp_path / "gate.md"
+    code = run_cli("compare", base, cand, "--out", tmp_path / "c.html", "--gate", "--gates", gates,
+                   "--junit", junit, "--markdown", md)
+    out = capsys.readouterr().out
+    assert code == 1 and "gate cand:" in out  # Thai exact match regressed significantly
+    assert junit.read_text(encoding="utf-8").startswith("<?xml") and md.exists()
+    assert (tmp_path / "c.html").exists()
+    assert run_cli("compare", base, base, "--out", tmp_path / "same.html", "--gate", "--gates", gates) == 0
+    assert run_cli("compare", base, cand, "--junit", junit) == 2  # needs --gate
+    assert run_cli("compare", base, cand, "--gate", "--variants", "plain,polite") == 2

@@ -1,0 +1,231 @@
+"""The reports in a real headless Chromium: tables and charts render, filters/sorting/paging work, nothing is
+fetched from the network, nothing logs an error, and an XSS payload in a model output stays inert text.
+
+Needs the Debian ``chromium`` package (``make browser``); Playwright drives it (never ``playwright install``).
+Screenshots of both reports are saved to reports/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalkit.compare import compare_runs
+from evalkit.report import write_compare_report, write_run_report
+from evalkit.report._synthetic import XSS_OUTPUT, demo_items, demo_runs
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium = CHROMIUM if CHROMIUM.exists() else None
+    if chromium is None:
+        pytest.fail(f"Chromium is not installed ({CHROMIUM} not found): run `make browser` "
+                    "(apt-get install chromium chromium-driver) to run the report browser tests")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]' (do not run `playwright install`; "
+                    "the tests use the system Chromium from `make browser`)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("browser")
+    base, cand = demo_runs(tmp / "runs")
+    return {
+        "run": write_run_report(cand, tmp / "run.html"),
+        "compare": write_compare_report([compare_runs(base, cand, n_resamples=300)], tmp / "compare.html"),
+    }
+
+
+@dataclass
+class Watched:
+    page: Any
+    requests: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def rows(self, table: str) -> int:
+        return int(self.page.get_attribute(f"#{table}", "data-rows"))
+
+    def matching(self, table: str) -> int:
+        return int(self.page.get_attribute(f"#{table}", "data-matching"))
+
+    def column(self, table: str, key: str) -> list[str]:
+        """The text of one column on the visible page."""
+        script = """([table, key]) => {
+            const ths = [...document.querySelectorAll(`#${table} thead th`)];
+            const i = ths.findIndex(th => th.dataset.key === key);
+            return [...document.querySelectorAll(`#${table} tbody tr`)].map(tr => tr.children[i].textContent);
+        }"""
+        return list(self.page.evaluate(script, [table, key]))
+
+
+def open_report(browser: Any, path: Path) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1800}, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    w = Watched(page)
+    page.on("request", lambda r: w.requests.append(r.url))
+    page.on("console", lambda m: w.console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: w.console.append(f"pageerror: {e}"))
+    page.on("dialog", lambda d: (w.dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_selector("html[data-report-ready]")
+    yield w
+    assert w.console == [], w.console
+    assert w.dialogs == []
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert all(u == path.as_uri() or u.startswith("data:") for u in w.requests), w.requests
+    context.close()
+
+
+@pytest.fixture
+def run_page(browser: Any, reports: dict[str, Path]) -> Iterator[Watched]:
+    yield from open_report(browser, reports["run"])
+
+
+@pytest.fixture
+def compare_page(browser: Any, reports: dict[str, Path]) -> Iterator[Watched]:
+    yield from open_report(browser, reports["compare"])
+
+
+def _screenshot(w: Watched, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    w.page.evaluate("window.scrollTo(0, 0)")
+    w.page.screenshot(path=str(SCREENSHOTS / name))
+
+
+# --- run report ------------------------------------------------------------------------------------
+
+
+def test_run_report_renders(run_page: Watched) -> None:
+    page = run_page.page
+    assert page.locator("table.heat").count() == 5
+    charts = page.locator("svg.chart")
+    assert charts.count() == 5
+    for i in range(charts.count()):
+        box = charts.nth(i).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 150
+    assert page.locator("svg.chart rect.bar").count() == 5 * 12  # metrics x languages x variants
+    assert run_page.rows("run-items") == 50 and run_page.matching("run-items") == 288
+    assert page.locator("#run-items .count").text_content() == "1–50 of 288 items"
+    _screenshot(run_page, "run-report.png")
+
+
+def test_run_report_filters_sort_and_pages(run_page: Watched) -> None:
+    page, t = run_page.page, "run-items"
+    page.select_option(f"#{t} select[data-facet=language]", "th")
+    assert run_page.matching(t) == 48 and set(run_page.column(t, "language")) == {"th"}
+    page.select_option(f"#{t} select[data-facet=variant]", "polite")
+    assert run_page.matching(t) == 24
+    page.select_option(f"#{t} select[data-facet=language]", "")
+    page.select_option(f"#{t} select[data-facet=variant]", "")
+    page.check(f"#{t} input[data-toggle=failed]")
+    assert run_page.matching(t) == 1 and run_page.column(t, "language") == ["ja"]
+    page.uncheck(f"#{t} input[data-toggle=failed]")
+    page.check(f"#{t} input[data-toggle=wrong]")
+    assert run_page.matching(t) == 16 and set(run_page.column(t, "detected")) == {"en"}
+    page.uncheck(f"#{t} input[data-toggle=wrong]")
+    page.fill(f"#{t} input.search", "bahnhof")
+    page.wait_for_selector(f"#{t}[data-matching='{_count_containing('bahnhof')}']")
+    assert all("Bahnhof" in ref + out for ref, out in
+               zip(run_page.column(t, "reference"), run_page.column(t, "output"), strict=True))
+    page.fill(f"#{t} input.search", "")
+    page.wait_for_selector(f"#{t}[data-matching='288']")
+    # Sorting: BLEU ascending, then descending.
+    page.click(f"#{t} th[data-key='s:bleu'] button")
+    ascending = [float(x) for x in run_page.column(t, "s:bleu") if x != "—"]
+    assert ascending == sorted(ascending) and ascending[0] == 0.0
+    assert page.get_attribute(f"#{t} th[data-key='s:bleu']", "aria-sort") == "ascending"
+    page.click(f"#{t} th[data-key='s:bleu'] button")
+    descending = [float(x) for x in run_page.column(t, "s:bleu") if x != "—"]
+    assert descending == sorted(descending, reverse=True)
+    # Paging.
+    page.click(f"#{t} .pager button:has-text('Next')")
+    assert page.locator(f"#{t} .count").text_content() == "51–100 of 288 items"
+    page.select_option(f"#{t} .pager select", "250")
+    assert run_page.rows(t) == 250
+
+
+def _count_containing(word: str) -> int:
+    items = demo_items(candidate=True)
+    return sum(1 for i in items if word in (i.prompt + i.reference + (i.output or "")).lower())
+
+
+def test_run_report_shows_xss_as_text(run_page: Watched) -> None:
+    page, t = run_page.page, "run-items"
+    page.fill(f"#{t} input.search", "__pwned")
+    page.wait_for_selector(f"#{t}[data-matching='1']")
+    assert run_page.column(t, "output") == [XSS_OUTPUT]
+    assert page.locator("img").count() == 0 and page.locator("script").count() == 2  # the app and its data
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    cell = page.locator(f"#{t} tbody .text[lang=de]").first
+    assert cell.get_attribute("dir") == "auto"
+
+
+# --- compare report --------------------------------------------------------------------------------
+
+
+def test_compare_report_renders(compare_page: Watched) -> None:
+    page = compare_page.page
+    rows = page.locator("#cand1-metrics tbody tr")
+    assert rows.count() == 60  # 6 languages x 2 variants x 5 metrics
+    assert rows.first.locator("td.mark").text_content() == "▼ regression"
+    assert page.locator("#cand1-metrics td.mark.up").count() >= 1
+    assert page.locator("svg.chart.forest").count() == 10
+    assert page.locator("#cand1-regression-list article").count() > 10
+    assert page.locator("#cand1-regression-list del").count() > 0
+    t = "cand1-items"
+    assert compare_page.rows(t) == 50 and compare_page.matching(t) == 288
+    # Sorted by the BLEU change, worst first; the diff marks deleted and inserted words in the visible rows.
+    assert page.locator(f"#{t} tbody del").count() > 0 and page.locator(f"#{t} tbody ins").count() > 0
+    assert page.locator("#forced-banner").count() == 0
+    _screenshot(compare_page, "compare-report.png")
+
+
+def test_compare_report_filters(compare_page: Watched) -> None:
+    page, t = compare_page.page, "cand1-items"
+    page.check(f"#{t} input[data-toggle=flipped]")
+    flipped = compare_page.matching(t)
+    assert 0 < flipped < 288 and set(compare_page.column(t, "change")) <= {"pass → fail", "fail → pass"}
+    page.uncheck(f"#{t} input[data-toggle=flipped]")
+    page.select_option(f"#{t} select[data-facet=change]", "pass_to_fail")
+    assert set(compare_page.column(t, "change")) == {"pass → fail"}
+    page.select_option(f"#{t} select[data-facet=language]", "zh")
+    assert set(compare_page.column(t, "language")) == {"zh"}
+    # Characters, not words, are marked in Chinese.
+    marks = page.locator(f"#{t} tbody del").all_text_contents()
+    assert marks and all(len(m) <= 3 for m in marks)
+    page.select_option(f"#{t} select[data-facet=language]", "")
+    page.select_option(f"#{t} select[data-facet=change]", "")
+    page.fill(f"#{t} input.search", "__pwned")
+    page.wait_for_selector(f"#{t}[data-matching='1']")
+    assert page.locator(f"#{t} tbody td.col-long .text[lang=de]").nth(2).text_content() == XSS_OUTPUT
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_copy_summary_button(compare_page: Watched) -> None:
+    page = compare_page.page
+    page.click("button[data-copy=cand1-summary]")
+    assert page.evaluate("window.getSelection().toString()").startswith("de [plain]:")
+
+
+def test_chromium_is_the_system_one() -> None:
+    assert shutil.which("chromium") or CHROMIUM.exists(), "run `make browser`"
