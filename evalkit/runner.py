@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from evalkit import __version__
 from evalkit.cache import ResponseCache, cache_key, default_cache_path
-from evalkit.errors import AuthError, ProviderError, RunAborted, SuiteError, TooManyErrors, UsageError
+from evalkit.errors import AuthError, ProviderError, SuiteError, TooManyErrors, UsageError
 from evalkit.items import Item, Planner, Selection
 from evalkit.providers import AdaptiveLimiter, Completion, Provider, Request, RetryPolicy, make_provider
 from evalkit.results import (
@@ -48,6 +49,10 @@ from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.validate import check_static
 
 MIN_ITEMS_BEFORE_ABORT = 10
+
+
+class _Unfinished(Exception):
+    """A stop was requested before this item got an answer: it is left for the resume."""
 
 
 @dataclass
@@ -154,6 +159,7 @@ class Run:
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
         self.abort: BaseException | None = None
+        self.limiter: AdaptiveLimiter | None = None  # the run's concurrency limit (inspectable afterwards)
 
     # --- manifest -------------------------------------------------------------------------
     def _new_manifest(self, planned: int) -> RunManifest:
@@ -218,6 +224,9 @@ class Run:
         while True:
             attempt += 1
             await limiter.acquire()
+            if self.stop.is_set():  # stopped while waiting for a slot: send nothing new
+                await limiter.release()
+                raise _Unfinished
             try:
                 completion = await provider.complete(request)
             except ProviderError as exc:
@@ -225,12 +234,21 @@ class Run:
                 if isinstance(exc, AuthError):
                     raise
                 delay = self.policy.delay(exc, attempt)
-                if delay is None or self.stop.is_set():
+                if delay is None:
                     return None, exc, attempt
-                await asyncio.sleep(delay)
+                if await self._stopped_within(delay):
+                    raise _Unfinished from None
                 continue
             await limiter.release()
             return completion, None, attempt
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Wait ``seconds`` (a retry delay) unless a stop is requested first."""
+        try:
+            await asyncio.wait_for(self.stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
 
     def _score(self, item: Item, result: ItemResult, text: str) -> None:
         for rec in self.records:
@@ -273,6 +291,13 @@ class Run:
 
     async def _worker(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
                       cache: ResponseCache | None, writer: ResultsWriter) -> None:
+        try:
+            await self._work(items, provider, limiter, cache, writer)
+        except Exception as exc:  # a bug: stop every worker, keep what was written, report it
+            self._stop_with(exc)
+
+    async def _work(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
+                    cache: ResponseCache | None, writer: ResultsWriter) -> None:
         base_url = self.model.base_url if self.model.resolved_provider == "openai" else "local"
         while not self.stop.is_set():
             try:
@@ -285,7 +310,14 @@ class Run:
             error: ProviderError | None = None
             attempts = 0
             if completion is None:
-                completion, error, attempts = await self._request(provider, limiter, item)
+                try:
+                    completion, error, attempts = await self._request(provider, limiter, item)
+                except _Unfinished:
+                    return
+                except AuthError as exc:
+                    # Every further request would be refused the same way: stop everything now.
+                    self._stop_with(exc)
+                    return
                 if completion is not None and cache is not None:
                     cache.put(key, completion)
             result = self._result(item, completion, error, attempts, cached)
@@ -300,13 +332,23 @@ class Run:
             if self.options.progress:
                 self.options.progress(self.counts["done"], self.counts["todo"], self.counts)
 
+    def _stop_with(self, reason: BaseException) -> None:
+        if self.abort is None:
+            self.abort = reason
+        self.stop.set()
+
     def _check_error_rate(self) -> None:
         done, failed = self.counts["done"], self.counts["failed"]
-        if done >= MIN_ITEMS_BEFORE_ABORT and failed / done > self.model.max_error_rate and self.abort is None:
-            self.abort = TooManyErrors(
-                f"{failed} of {done} items failed (limit {self.model.max_error_rate:.0%}); stopped early"
+        # A run smaller than the minimum is judged once all its items are done.
+        enough = min(MIN_ITEMS_BEFORE_ABORT, max(1, self.counts["todo"]))
+        if done >= enough and failed / done > self.model.max_error_rate and self.abort is None:
+            kinds = ", ".join(
+                f"{k.removeprefix('error:')} {v}" for k, v in sorted(self.counts.items()) if k.startswith("error:")
             )
-            self.stop.set()
+            self._stop_with(TooManyErrors(
+                f"{failed} of {done} items failed ({kinds}), more than the limit of "
+                f"{self.model.max_error_rate:.0%}; stopped early (results so far are kept in {self.out})"
+            ))
 
     async def execute(self) -> RunOutcome:
         # One full planning pass renders every template before any request is sent (and before
@@ -324,7 +366,7 @@ class Run:
         cap = self.model.concurrency
         if provider.max_concurrency is not None:
             cap = min(cap, provider.max_concurrency)
-        limiter = AdaptiveLimiter(cap)
+        limiter = self.limiter = AdaptiveLimiter(cap)
         cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         writer = ResultsWriter(results_path)
         items = self._pending(done)
@@ -344,8 +386,6 @@ class Run:
                 cache.close()
             await provider.aclose()
         manifest = self._finish(manifest, interrupted)
-        if isinstance(self.abort, AuthError | RunAborted | SuiteError):
-            raise self.abort
         if self.abort is not None:
             raise self.abort
         return RunOutcome(self.out, manifest, interrupted)
@@ -404,7 +444,8 @@ def run(suite: LoadedSuite, options: RunOptions, *, handle_signals: bool = True)
 
     async def main() -> RunOutcome:
         the_run = Run(suite, options)
-        if handle_signals and sys.platform != "win32":
+        # Signal handlers can only be installed from the main thread (not when embedded in a worker).
+        if handle_signals and sys.platform != "win32" and threading.current_thread() is threading.main_thread():
             import signal
 
             loop = asyncio.get_running_loop()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from evalkit.cli._common import safe_text, split_list
-from evalkit.errors import UsageError
+from evalkit.errors import EvalkitError, RunAborted, UsageError
+
+if TYPE_CHECKING:
+    from evalkit.results import RunManifest
 
 
 class _LineProgress:
@@ -96,18 +101,33 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         argv=["evalkit", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else [],
         progress=_LineProgress(),
     )
-    outcome = run(loaded, options)
+    try:
+        outcome = run(loaded, options)
+    except RunAborted:
+        _print_counts_on_disk(out_dir)  # what was done and why items failed, before the abort message
+        raise
     m = outcome.manifest
-    c = m.counts
-    click.echo(f"{c.done}/{c.planned} items done, {c.failed} failed, {c.cached} from cache -> {out_dir}")
-    if c.errors_by_kind:
-        click.echo("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(c.errors_by_kind.items())))
+    _print_counts(m, out_dir)
     if outcome.interrupted:
         resume = shlex.join(m.argv) if m.argv else f"evalkit run {suite} --out {out_dir}"
         click.echo(f"interrupted; resume with: {safe_text(resume)}", err=True)
         return 130
     _print_summary(out_dir)
     return 0
+
+
+def _print_counts(m: RunManifest, out_dir: Path) -> None:
+    c = m.counts
+    click.echo(f"{c.done}/{c.planned} items done, {c.failed} failed, {c.cached} from cache -> {out_dir}")
+    if c.errors_by_kind:
+        click.echo("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(c.errors_by_kind.items())))
+
+
+def _print_counts_on_disk(out_dir: Path) -> None:
+    from evalkit.results import read_manifest
+
+    with contextlib.suppress(EvalkitError):  # no manifest: nothing was run
+        _print_counts(read_manifest(out_dir), out_dir)
 
 
 def _print_summary(out_dir: Path) -> None:

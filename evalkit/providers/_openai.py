@@ -15,11 +15,24 @@ from typing import Any
 
 import aiohttp
 
-from evalkit.errors import AuthError, BadResponse, ClientError, RateLimited, ServerError, TransportError
+from evalkit.errors import (
+    AuthError,
+    BadResponse,
+    ClientError,
+    ProviderError,
+    RateLimited,
+    ServerError,
+    TransportError,
+    UsageError,
+)
 from evalkit.providers._base import Completion, Request, Usage
-from evalkit.providers._retry import parse_retry_after
+from evalkit.providers._retry import parse_rate_limit_reset, parse_retry_after
 
 _RETRYABLE_STATUS = {408, 409, 425}
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _error_text(status: int, raw: bytes) -> str:
@@ -50,11 +63,14 @@ class OpenAIProvider:
         timeout: float = 60.0,
         concurrency: int = 8,
     ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(f"the base URL must start with http:// or https:// (got {base_url!r})")
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
         self._headers = {"Content-Type": "application/json", "User-Agent": "evalkit"}
         key = os.environ.get(api_key_env)
+        self._key = key or None
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
@@ -72,6 +88,17 @@ class OpenAIProvider:
         return self._session
 
     async def complete(self, request: Request) -> Completion:
+        try:
+            return await self._complete(request)
+        except ProviderError as exc:
+            # Defence in depth: a server that echoes the key in an error body must not get it into
+            # results, logs or the terminal.
+            if self._key and self._key in exc.message:
+                exc.message = exc.message.replace(self._key, "***")
+                exc.args = (exc.message,)
+            raise
+
+    async def _complete(self, request: Request) -> Completion:
         body: dict[str, Any] = {"model": self.model, "messages": list(request.messages), **request.params}
         start = perf_counter()
         try:
@@ -94,7 +121,11 @@ class OpenAIProvider:
             return
         text = f"HTTP {status}: {_error_text(status, raw)}"
         if status == 429:
-            raise RateLimited(text, status, parse_retry_after(headers.get("retry-after")))
+            # Retry-After first; OpenAI-style servers may send only x-ratelimit-reset-requests.
+            wait = parse_retry_after(headers.get("retry-after"))
+            if wait is None:
+                wait = parse_rate_limit_reset(headers.get("x-ratelimit-reset-requests"))
+            raise RateLimited(text, status, wait)
         if status in (401, 403):
             raise AuthError(
                 f"HTTP {status}: authentication refused by {self.base_url}; "
@@ -102,7 +133,7 @@ class OpenAIProvider:
                 status,
             )
         if status >= 500 or status in _RETRYABLE_STATUS:
-            raise ServerError(text, status)
+            raise ServerError(text, status, parse_retry_after(headers.get("retry-after")))
         raise ClientError(text, status)
 
     def _parse(self, status: int, headers: Any, raw: bytes, latency_ms: float) -> Completion:
@@ -121,10 +152,12 @@ class OpenAIProvider:
         usage = body.get("usage") or {}
         if not isinstance(usage, dict):
             usage = {}
+        # Odd servers send odd types: keep what is well-typed, drop the rest (never crash on it).
+        finish_reason = choice.get("finish_reason")
         return Completion(
             text=content,
-            finish_reason=choice.get("finish_reason"),
-            usage=Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens")),
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+            usage=Usage(*(_int_or_none(usage.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))),
             response_id=body.get("id") if isinstance(body.get("id"), str) else None,
             latency_ms=latency_ms,
         )

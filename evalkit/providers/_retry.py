@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
 
-from evalkit.errors import ProviderError, RateLimited
+from evalkit.errors import ProviderError
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -27,6 +28,21 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time() if now is None else now))
 
 
+_RESET_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_RESET_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_rate_limit_reset(value: str | None) -> float | None:
+    """Seconds from OpenAI's ``x-ratelimit-reset-requests`` (``"20ms"``, ``"1.5s"``, ``"6m0s"``)."""
+    if not value:
+        return None
+    text = value.strip()
+    parts = _RESET_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _RESET_UNIT[u] for n, u in parts)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 6
@@ -38,7 +54,7 @@ class RetryPolicy:
         """Seconds before the next attempt, or None when this error must not be retried."""
         if not error.retryable or attempt >= self.max_attempts:
             return None
-        if isinstance(error, RateLimited) and error.retry_after is not None:
+        if error.retry_after is not None:  # the server said when (429, or 503 with Retry-After)
             return min(error.retry_after, self.max_retry_after)
         backoff = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return backoff * (0.5 + random.random() / 2)  # "equal jitter"
@@ -56,6 +72,7 @@ class AdaptiveLimiter:
         self._recover_after = recover_after
         self._cond = asyncio.Condition()
         self.decreases = 0
+        self.increases = 0
 
     async def acquire(self) -> None:
         async with self._cond:
@@ -75,5 +92,6 @@ class AdaptiveLimiter:
                 self._successes += 1
                 if self.limit < self.maximum and self._successes >= self._recover_after:
                     self.limit += 1
+                    self.increases += 1
                     self._successes = 0
             self._cond.notify_all()
