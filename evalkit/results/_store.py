@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -45,29 +45,47 @@ def _read_model(path: Path, model: type[M]) -> M:
         raise ResultsError(f"{path}: {where}: {err['msg']}") from None
 
 
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _last_line_start(handle: BinaryIO, size: int) -> int:
+    """Offset where the last line starts (its own final newline excluded from the search)."""
+    end = size - 1  # the byte at size-1 may be the last line's newline
+    chunk = 1 << 16
+    while end > 0:
+        begin = max(0, end - chunk)
+        handle.seek(begin)
+        block = handle.read(end - begin)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            return begin + cut + 1
+        end = begin
+    return 0
+
+
 def repair_torn_tail(path: Path) -> int:
-    """Cut a last line that was not completely written (no newline, or not JSON). Returns bytes removed."""
+    """Cut a last line that was not completely written (no newline, or not JSON). Returns bytes removed.
+    Complete lines before it are never touched, however long they are."""
     if not path.exists():
         return 0
     with path.open("rb+") as handle:
         size = handle.seek(0, os.SEEK_END)
         if size == 0:
             return 0
-        # Find the start of the last line.
-        block = min(size, 1 << 20)
-        handle.seek(size - block)
-        tail = handle.read(block)
-        if tail.endswith(b"\n"):
-            last_start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
-            try:
-                json.loads(tail[last_start:])
-                return 0
-            except ValueError:
-                cut = size - block + last_start
-        else:
-            cut = size - block + tail.rfind(b"\n") + 1
-        handle.truncate(cut)
-        return size - cut
+        start = _last_line_start(handle, size)
+        handle.seek(start)
+        last = handle.read(size - start)
+        if last.endswith(b"\n") and _is_json(last):
+            return 0
+        handle.truncate(start)
+        handle.flush()
+        os.fsync(handle.fileno())
+        return size - start
 
 
 def iter_results(path: Path, *, strict: bool = True) -> Iterator[ItemResult]:
@@ -102,11 +120,12 @@ def latest_by_item(path: Path) -> dict[str, ItemResult]:
 
 def compact_for_resume(path: Path) -> set[str]:
     """Prepare a results file for resuming: repair the tail, drop failed items (they are retried)
-    and duplicates. Returns the ids that are done. Rewrites atomically only when needed."""
+    and duplicates (the last line of an item wins). Returns the ids that are done. Streams the file
+    twice rather than holding it, and rewrites it atomically only when something is dropped."""
     if not path.exists():
         return set()
     repair_torn_tail(path)
-    keep: dict[str, bytes] = {}
+    keep: dict[str, int] = {}  # item id -> number of the line that is kept
     dropped = False
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -116,19 +135,24 @@ def compact_for_resume(path: Path) -> set[str]:
             try:
                 head = json.loads(raw)
                 item_id = head["item_id"]
-            except (ValueError, KeyError, TypeError):
-                raise ResultsError(f"{path}:{number}: not a results line; move the file away to start over") from None
+                failed = head.get("error") is not None
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                item_id = None
+            if not isinstance(item_id, str):
+                raise ResultsError(f"{path}:{number}: not a results line; move the file away to start over")
             if item_id in keep:
                 dropped = True
-            if head.get("error") is not None:
+            if failed:
                 dropped = True
                 keep.pop(item_id, None)
                 continue
-            keep[item_id] = raw if raw.endswith(b"\n") else raw + b"\n"
+            keep[item_id] = number
     if dropped:
         tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as out:
-            out.writelines(keep.values())
+        with path.open("rb") as handle, tmp.open("wb") as out:
+            for number, raw in enumerate(handle, start=1):
+                if raw.strip() and keep.get(json.loads(raw)["item_id"]) == number:
+                    out.write(raw if raw.endswith(b"\n") else raw + b"\n")
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
