@@ -26,11 +26,13 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 install-demo: $(VENV)/.demo-installed
 install: $(VENV)/.test-installed
 
-# Headless Chromium for the report browser tests (Debian packages; needs root or sudo).
+# Headless Chromium for the report browser tests, and Noto fonts so screenshots show every script
+# (Debian packages; needs root or sudo).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q NotoSansCJK; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-core fonts-noto-cjk >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check evalkit tests benchmarks
