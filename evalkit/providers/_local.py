@@ -13,6 +13,7 @@ and a ``seed`` the same build of llama.cpp gives the same text on every run.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 from pathlib import Path
@@ -38,6 +39,16 @@ _PARAMS = ("temperature", "max_tokens", "top_p", "seed", "stop", "presence_penal
 # own lock because a llama.cpp context serves one generation at a time.
 _LOADED: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Free llama.cpp models while the interpreter is still whole; left to ``Llama.__del__`` at
+    # shutdown they print "Exception ignored ... 'NoneType' object is not callable".
+    with _LOAD_LOCK:
+        for model, _ in _LOADED.values():
+            model.close()
+        _LOADED.clear()
 
 
 def _missing_runtime() -> MissingDependency:
@@ -144,7 +155,6 @@ class LocalProvider:
 
         ``EVALKIT_LOCAL_N_CTX`` and ``EVALKIT_LOCAL_THREADS`` override the context size (2048)
         and the thread count (all CPUs)."""
-        import_llama()
         path = resolve_model_path(spec.name)
         n_ctx = _env_int("EVALKIT_LOCAL_N_CTX", DEFAULT_N_CTX)
         n_threads = _env_int("EVALKIT_LOCAL_THREADS", os.cpu_count() or 1)
