@@ -28,7 +28,7 @@ class _LazyTable(dict[int, str | int | None]):
     """A ``str.translate`` table that classifies each code point the first time it is seen
     (building the full table would visit all 1.1 million code points at start-up)."""
 
-    def __init__(self, classify: Callable[[str], str | None | bool]) -> None:
+    def __init__(self, classify: Callable[[str], str | bool | None]) -> None:
         super().__init__()
         self._classify = classify
 
@@ -45,7 +45,7 @@ def _digit(ch: str) -> str | bool:
     return str(unicodedata.decimal(ch))
 
 
-def _punct(ch: str) -> None | bool:
+def _punct(ch: str) -> bool | None:
     return None if unicodedata.category(ch)[0] in "PS" else False
 
 
@@ -74,9 +74,15 @@ _STEP_FUNCS: dict[str, Callable[[str], str]] = {
 
 
 def normalize(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> str:
-    """Apply the named steps in the order given."""
-    for step in steps:
-        text = _STEP_FUNCS[step](text)
+    """Apply the named steps in the order given. Idempotent: ``normalize(normalize(t)) == normalize(t)``."""
+    for _ in range(3):
+        before = text
+        for step in steps:
+            text = _STEP_FUNCS[step](text)
+        # Removing punctuation or invisible marks can bring a letter next to a combining mark that
+        # NFKC then composes ("c:\u0327" -> "c\u0327" -> "ç"): repeat until stable (ASCII always is).
+        if text.isascii() or text == before or "nfkc" not in steps:
+            break
     return text
 
 
