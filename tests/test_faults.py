@@ -475,3 +475,12 @@ def test_error_text_echoing_the_key_is_redacted(tmp_path: Path, monkeypatch: pyt
     with ScriptedServer([_http(400, body)]) as srv, pytest.raises(ClientError) as exc:
         asyncio.run(_complete(srv.base_url, key_env="ECHO_KEY"))
     assert key not in str(exc.value) and key not in exc.value.message and "***" in exc.value.message
+
+
+def test_half_surrogate_in_output_is_replaced_not_fatal(tmp_path: Path) -> None:
+    body = b'{"choices": [{"message": {"content": "Guten \\ud800Morgen"}, "finish_reason": "stop"}]}'
+    with ScriptedServer([_http(200, body)]) as srv:
+        suite = write_suite(tmp_path, srv.base_url, SINGLE)
+        assert run_cli("run", suite, "--out", tmp_path / "run", *QUICK) == 0
+    (result,) = iter_results(tmp_path / "run" / "results.jsonl")
+    assert result.output == "Guten \ufffdMorgen" and result.error is None

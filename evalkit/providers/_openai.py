@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from time import perf_counter
 from typing import Any
 
@@ -29,6 +30,7 @@ from evalkit.providers._base import Completion, Request, Usage
 from evalkit.providers._retry import parse_rate_limit_reset, parse_retry_after
 
 _RETRYABLE_STATUS = {408, 409, 425}
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _int_or_none(value: object) -> int | None:
@@ -149,6 +151,9 @@ class OpenAIProvider:
             raise BadResponse("response has no choices[0].message", status) from None
         if content is None or not isinstance(content, str):
             raise BadResponse("response message has no text content", status)
+        if _LONE_SURROGATE.search(content):
+            # JSON may escape half a surrogate pair ("\ud800"): not text, and not writable as UTF-8.
+            content = _LONE_SURROGATE.sub("\ufffd", content)
         usage = body.get("usage") or {}
         if not isinstance(usage, dict):
             usage = {}

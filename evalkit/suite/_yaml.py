@@ -16,6 +16,7 @@ Path_ = tuple[str | int, ...]
 MAX_EXPANDED_NODES = 1_000_000
 # PyYAML scans nested flow collections ("[[[[...") in quadratic time: refuse absurd nesting first.
 MAX_FLOW_DEPTH = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class PositionedYaml:
@@ -45,7 +46,10 @@ def format_path(path: Path_) -> str:
 def load_positioned(text: str, file: str) -> PositionedYaml:
     """Parse ``text`` with the safe loader; YAML errors and duplicate keys raise ``SuiteError``."""
     _check_flow_depth(text, file)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks for unprintable characters at once
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -66,11 +70,22 @@ def load_positioned(text: str, file: str) -> PositionedYaml:
         elif exc.problem and exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
             problem += f" ({exc.context.strip()} on line {exc.context_mark.line + 1})"
         raise SuiteError(f"YAML error: {problem}", Location(file, line, col)) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
     except yaml.YAMLError as exc:
         raise SuiteError(f"YAML error: {exc}", Location(file)) from None
     finally:
         loader.dispose()
     return PositionedYaml(data, positions, file)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> SuiteError:
+    at = min(max(exc.position, 0), len(text))
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    char = exc.character if isinstance(exc.character, int) else 0
+    return SuiteError(f"YAML error: control character U+{char:04X} is not allowed in YAML",
+                      Location(file, line, column))
 
 
 def _check_flow_depth(text: str, file: str) -> None:
@@ -146,6 +161,10 @@ def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]],
             seen[key] = line
             positions[(*path, key)] = (line, key_node.start_mark.column + 1)
             _walk(value_node, (*path, key), positions, file, seen_nodes)
+    elif isinstance(node, yaml.ScalarNode) and node.style == '"' and _SURROGATE.search(node.value):
+        mark = node.start_mark
+        raise SuiteError("a \\u escape makes half a surrogate pair (not valid text)",
+                         Location(file, mark.line + 1, mark.column + 1, format_path(path) or None))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             positions[(*path, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
