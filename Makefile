@@ -45,9 +45,13 @@ pytest: install browser
 
 test: lint typecheck pytest
 
+# A fresh run directory each time (an edited quickstart.yaml cannot resume an old run);
+# repeats are instant anyway because answers come from the response cache.
 demo: install-demo
+	rm -rf reports/demo
 	$(BIN)/evalkit run suites/quickstart.yaml --out reports/demo --model local:smollm2
-	@echo "demo report: reports/demo/report.html"
+	@if [ -f reports/demo/report.html ]; then echo "demo report: $(CURDIR)/reports/demo/report.html"; \
+	else echo "demo results: $(CURDIR)/reports/demo (summary.json, results.jsonl)"; fi
 
 bench: install
 	$(BIN)/python -m benchmarks.run
