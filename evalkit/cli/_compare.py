@@ -69,7 +69,7 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
             click.echo("warning: forced comparison of incompatible runs: "
                        + safe_text("; ".join(comparison.incompatibilities)), err=True)
     if fmt == "md" and out is None:
-        click.echo(render_compare_report(comparisons, "md"))
+        click.echo(safe_text(render_compare_report(comparisons, "md")))  # outputs and names are untrusted
     else:
         target = out or Path("compare.html")
         write_compare_report(comparisons, target, "md" if fmt == "md" else "html")

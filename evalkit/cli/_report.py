@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from evalkit.cli._common import safe_text
+
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -18,7 +20,7 @@ def command(run_dir: Path, out: Path | None, fmt: str) -> int:
     from evalkit.report import render_run_report, write_run_report
 
     if fmt == "md" and out is None:
-        click.echo(render_run_report(run_dir, "md"))
+        click.echo(safe_text(render_run_report(run_dir, "md")))  # outputs and names are untrusted
         return 0
     target = out or run_dir / "report.html"
     write_run_report(run_dir, target, "md" if fmt == "md" else "html")

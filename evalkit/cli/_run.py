@@ -138,7 +138,8 @@ def _print_summary(out_dir: Path) -> None:
         if cell.value is None:
             continue
         ci = f" [{cell.ci_low:.1f}, {cell.ci_high:.1f}]" if cell.ci_low is not None else ""
-        click.echo(f"  {cell.variant:<14} {cell.language:<6} {cell.metric:<12} {cell.value:6.1f}{ci}  n={cell.n}")
+        names = f"  {cell.variant:<14} {cell.language:<6} {cell.metric:<12}"  # from the suite: may be hostile
+        click.echo(f"{safe_text(names)} {cell.value:6.1f}{ci}  n={cell.n}")
     report = out_dir / "report.html"
     if report.exists():
         click.echo(f"report: {report}")
