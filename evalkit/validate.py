@@ -47,6 +47,15 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
             except MissingDependency as exc:
                 errors.append(SuiteError(f"{exc.message} (needed for {lang})", suite.locate("scorers", i)))
                 break
+    if spec.gates is not None:
+        from evalkit.gate._spec import parse_gates
+
+        try:
+            parse_gates(spec.gates, suite.positioned, ("gates",))
+        except SuiteErrors as exc:
+            errors.extend(exc.errors)
+        except SuiteError as exc:
+            errors.append(exc)
     for name, variant in spec.prompts.items():
         sources = {"user": variant.user, "system": variant.system, "target_language": variant.target_language}
         for j, turn in enumerate(variant.few_shot):

@@ -193,3 +193,12 @@ def test_several_schema_errors_reported_together(tmp_path: Path) -> None:
     with pytest.raises(SuiteErrors) as exc:
         load_suite(write(tmp_path, "name: x\nlanguages: []\nprompts: {}\ncases: []\nscorers: []\n"))
     assert len(exc.value.errors) >= 2
+
+
+def test_validate_checks_the_gates_section(tmp_path: Path) -> None:
+    text = BASE + "cases: [{id: a, word: x, reference: y}]\ngates:\n  thresholds:\n    exact_match: {minimum: 50}\n"
+    report = validate_suite(write(tmp_path, text))
+    assert not report.ok
+    assert "s.yaml:9:19: gates.thresholds.exact_match.minimum: unknown key" in report.errors[0].message
+    ok = BASE + "cases: [{id: a, word: x, reference: y}]\ngates:\n  thresholds:\n    exact_match: {min: 50}\n"
+    assert validate_suite(write(tmp_path, ok)).ok
