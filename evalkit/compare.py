@@ -15,9 +15,10 @@ bootstrap, and an item counts as passing when it passes in more than half its re
 (used for the pass→fail counts and the flips).  ``aggregate_repeats=False`` treats
 every repeat as an independent item (anti-conservative; for diagnostics only).
 
-Bootstrap p-values cannot be smaller than ``1/(n_resamples+1)``; cells at that floor are
-resampled again with more resamples (see ``_refine``) so that the multiple-comparison correction
-over many cells does not make every corpus metric unflaggable.
+A resampled p-value cannot go below ``1/(n_resamples+1)``; when no resample is as extreme as
+the observed difference, ``paired_bootstrap`` estimates the tail with a normal approximation of
+the bootstrap distribution, so that the multiple-comparison correction over many cells can still
+flag a clear change (docs/statistics.md).
 
 The library never prints or exits: bad input raises ``ResultsError``/``UsageError``,
 incompatible runs ``IncompatibleRuns`` (exit 2) unless ``force=True``.
@@ -40,13 +41,14 @@ from evalkit.results import MANIFEST, RESULTS, ItemResult, RunManifest, ScorerBo
 from evalkit.results._store import latest_by_item
 from evalkit.stats import (
     PairedComparison,
+    PairedInput,
     ScoreFn,
     adjust,
     corpus_score_fn,
     mean_score_fn,
     mean_stats,
     paired_binary,
-    paired_bootstrap,
+    paired_bootstraps,
 )
 
 __all__ = [
@@ -61,7 +63,6 @@ __all__ = [
 ]
 
 Correction = Literal["holm", "bh"]
-MAX_RESAMPLES = 100_000  # cap of the automatic refinement of resolution-limited bootstrap p-values
 CORRECTION_NAMES = {"holm": "Holm–Bonferroni", "bh": "Benjamini–Hochberg"}
 DISPLAY_NAMES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 
@@ -343,8 +344,10 @@ def score_function(book: ScorerBook, label: str, target: str) -> ScoreFn:
     """Summed sufficient statistics → corpus score for corpus metric ``label`` in ``target`` language."""
     scorer = book.get(label, target)
     metric = getattr(scorer, "_metric", None)
-    # chrF and TER: sacrebleu's own formula, vectorised by evalkit.stats (checked against the scalar path).
-    if metric is not None and type(metric).__name__ in ("CHRF", "TER"):
+    # BLEU, chrF and TER: sacrebleu's own formula, vectorised by evalkit.stats (checked against the
+    # scalar path when built). BLEU's statistics are sums of integer counts, so the rounding that
+    # BleuScorer.corpus_score applies first changes nothing.
+    if metric is not None and type(metric).__name__ in ("BLEU", "CHRF", "TER"):
         return corpus_score_fn(metric)
 
     def score(summed: np.ndarray) -> float:
@@ -353,34 +356,80 @@ def score_function(book: ScorerBook, label: str, target: str) -> ScoreFn:
     return score
 
 
-def _corpus_result(clusters: list[list[ItemPair]], rec: ScorerRecord, book: ScorerBook, language: str,
-                   opts: _Options) -> PairedComparison:
-    base_rows, cand_rows = [], []
+def _corpus_input(clusters: list[list[ItemPair]], rec: ScorerRecord, book: ScorerBook, language: str,
+                  score_fns: dict[tuple[str, str], ScoreFn]) -> PairedInput:
+    base_rows, cand_rows = _stat_rows(clusters, rec.label)
     target = language
-    for cluster in clusters:
+    for cluster in clusters:  # the target language of the first usable item
         usable = [p for p in cluster if rec.label in p.base.stats and rec.label in p.cand.stats]
-        if not usable:
-            continue
-        target = usable[0].base.target_language
-        base_rows.append(np.sum([p.base.stats[rec.label] for p in usable], axis=0))
-        cand_rows.append(np.sum([p.cand.stats[rec.label] for p in usable], axis=0))
-    k = len(base_rows[0]) if base_rows else 1
-    return paired_bootstrap(
-        np.asarray(base_rows, dtype=float).reshape(-1, k),
-        np.asarray(cand_rows, dtype=float).reshape(-1, k),
-        score_function(book, rec.label, target),
-        metric=rec.label,
-        higher_is_better=rec.higher_is_better,
-        n_resamples=opts.n_resamples,
-        seed=opts.seed,
-        language=language,
-    )
+        if usable:
+            target = usable[0].base.target_language
+            break
+    fn = score_fns.get((rec.label, target))
+    if fn is None:  # built once per metric and target language (building checks the vectorised path)
+        fn = score_fns[(rec.label, target)] = score_function(book, rec.label, target)
+    return PairedInput(base_rows, cand_rows, fn, rec.label, rec.higher_is_better, language)
 
 
-def _binary_rates(clusters: list[list[ItemPair]], label: str) -> tuple[list[float], list[float], list[ItemPair]]:
+def _stat_rows(clusters: list[list[ItemPair]], label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item sufficient statistics of both sides (summed over an item's repeats), shape (n, k) each.
+
+    Items where either side lacks statistics for ``label`` are left out. One array is built from
+    a flat list of rows, and repeats are summed with one ``np.add.reduceat``: no per-item numpy call.
+    """
+    base: list[list[float]] = []
+    cand: list[list[float]] = []
+    starts: list[int] = []
+    for cluster in clusters:
+        first = True
+        for p in cluster:
+            b, c = p.base.stats.get(label), p.cand.stats.get(label)
+            if b is None or c is None:
+                continue
+            if first:
+                starts.append(len(base))
+                first = False
+            base.append(b)
+            cand.append(c)
+    k = len(base[0]) if base else 1
+    b_arr = np.asarray(base, dtype=np.float64).reshape(-1, k)
+    c_arr = np.asarray(cand, dtype=np.float64).reshape(-1, k)
+    if len(starts) < len(base):  # some item has several repeats
+        idx = np.asarray(starts, dtype=np.intp)
+        b_arr, c_arr = np.add.reduceat(b_arr, idx, axis=0), np.add.reduceat(c_arr, idx, axis=0)
+    return b_arr, c_arr
+
+
+Rates = tuple[list[float], list[float], list[ItemPair]]
+Clustered = dict[GroupKey, list[list[ItemPair]]]  # per group, the pairs of each item (see _clusters)
+
+
+class _RateCache:
+    """:func:`_binary_rates` per (group, scorer label), computed once for the cells and the flips."""
+
+    def __init__(self, clustered: Clustered) -> None:
+        self._clustered = clustered
+        self._cache: dict[tuple[GroupKey, str], Rates] = {}
+
+    def get(self, key: GroupKey, label: str) -> Rates:
+        hit = self._cache.get((key, label))
+        if hit is None:
+            hit = self._cache[(key, label)] = _binary_rates(self._clustered[key], label)
+        return hit
+
+
+def _binary_rates(clusters: list[list[ItemPair]], label: str) -> Rates:
     """Per-item mean values (pass rates) of both sides, over pairs where both values exist."""
     base, cand, reps = [], [], []
     for cluster in clusters:
+        if len(cluster) == 1:  # no repeats: the common case, kept free of per-item numpy calls
+            p = cluster[0]
+            bv, cv = p.base.scores.get(label), p.cand.scores.get(label)
+            if bv is not None and cv is not None:
+                base.append(float(bv))
+                cand.append(float(cv))
+                reps.append(p)
+            continue
         usable = [p for p in cluster if p.base.scores.get(label) is not None and p.cand.scores.get(label) is not None]
         if not usable:
             continue
@@ -395,27 +444,23 @@ def _value(r: ItemResult, label: str) -> float:
     return math.nan if v is None else float(v)
 
 
-def _binary_result(clusters: list[list[ItemPair]], rec: ScorerRecord, language: str,
-                   opts: _Options) -> PairedComparison:
-    base, cand, _ = _binary_rates(clusters, rec.label)
+def _binary_cell(clusters: list[list[ItemPair]], rec: ScorerRecord, language: str,
+                 rates: Rates) -> PairedComparison | PairedInput:
+    """Exact McNemar without repeats; with repeats, the input of a paired bootstrap of pass rates."""
+    base, cand, _ = rates
     repeated = any(len(c) > 1 for c in clusters)
     if not repeated:
         return paired_binary(np.asarray(base) >= 0.5, np.asarray(cand) >= 0.5, metric=rec.label, language=language)
-    result = paired_bootstrap(
-        mean_stats(base),
-        mean_stats(cand),
-        mean_score_fn(),
-        metric=rec.label,
-        higher_is_better=True,
-        n_resamples=opts.n_resamples,
-        seed=opts.seed,
-        language=language,
-    )
-    b = np.asarray(base) > 0.5
-    c = np.asarray(cand) > 0.5
+    return PairedInput(mean_stats(base), mean_stats(cand), mean_score_fn(), rec.label, True, language)
+
+
+def _pass_rate_result(result: PairedComparison, inp: PairedInput) -> PairedComparison:
+    """A paired bootstrap of per-item pass rates, with pass→fail counts by majority of repeats."""
+    b = np.asarray(inp.base)[:, 0] > 0.5
+    c = np.asarray(inp.cand)[:, 0] > 0.5
     return dataclasses.replace(
         result,
-        method=f"paired bootstrap of per-item pass rates over repeats ({opts.n_resamples} resamples, seed {opts.seed})",
+        method=result.method.replace("paired bootstrap", "paired bootstrap of per-item pass rates over repeats", 1),
         n_pass_to_fail=int(np.count_nonzero(b & ~c)),
         n_fail_to_pass=int(np.count_nonzero(~b & c)),
     )
@@ -436,26 +481,50 @@ def _signature(base: RunData, cand: RunData, label: str, language: str) -> str |
     return sig or base.manifest.signatures.get(label, {}).get(language)
 
 
-def _cell_result(clusters: list[list[ItemPair]], rec: ScorerRecord, book: ScorerBook, language: str,
-                 opts: _Options) -> PairedComparison:
-    if rec.kind == "corpus":
-        return _corpus_result(clusters, rec, book, language, opts)
-    return _binary_result(clusters, rec, language, opts)
+Raw = tuple[GroupKey, ScorerRecord, PairedComparison, int]
 
 
-def _cells(base: RunData, cand: RunData, groups: dict[GroupKey, list[ItemPair]],
-           opts: _Options) -> list[MetricComparison]:
+def _raw_results(base: RunData, cand: RunData, clustered: Clustered, rates: _RateCache,
+                 opts: _Options) -> list[Raw]:
+    """Every (group, scorer) result before the correction, in group and scorer order.
+
+    All bootstrap cells go through one ``paired_bootstraps`` call, so cells with the same number
+    of items share one set of resamples (the same ones separate calls with the same seed draw).
+    """
     book = ScorerBook(base.manifest.scorers)
-    raw: list[tuple[GroupKey, ScorerRecord, PairedComparison, int]] = []
-    for key, pairs in groups.items():
-        clusters = _clusters(pairs, opts.aggregate)
+    score_fns: dict[tuple[str, str], ScoreFn] = {}
+    slots: list[tuple[GroupKey, ScorerRecord, int, PairedComparison | int]] = []
+    inputs: list[PairedInput] = []
+    for key, clusters in clustered.items():
         repeats = max((len(c) for c in clusters), default=1)
         for rec in _common_scorers(base, cand):
-            result = _cell_result(clusters, rec, book, key[1], opts)
-            if result.n == 0:
-                continue
+            cell: PairedInput | PairedComparison
+            if rec.kind == "corpus":
+                cell = _corpus_input(clusters, rec, book, key[1], score_fns)
+            else:
+                cell = _binary_cell(clusters, rec, key[1], rates.get(key, rec.label))
+            if isinstance(cell, PairedInput):
+                slots.append((key, rec, repeats, len(inputs)))
+                inputs.append(cell)
+            else:
+                slots.append((key, rec, repeats, cell))
+    boot = paired_bootstraps(inputs, n_resamples=opts.n_resamples, seed=opts.seed)
+    raw: list[Raw] = []
+    for key, rec, repeats, slot in slots:
+        if isinstance(slot, PairedComparison):
+            result = slot
+        elif rec.kind == "corpus":
+            result = boot[slot]
+        else:
+            result = _pass_rate_result(boot[slot], inputs[slot])
+        if result.n > 0:
             raw.append((key, rec, result, repeats))
-    raw = _refine(raw, groups, book, opts)
+    return raw
+
+
+def _cells(base: RunData, cand: RunData, clustered: Clustered, rates: _RateCache,
+           opts: _Options) -> list[MetricComparison]:
+    raw = _raw_results(base, cand, clustered, rates, opts)
     adjusted = adjust([r[2] for r in raw], opts.correction)
     cells = []
     for (key, rec, _, repeats), result in zip(raw, adjusted, strict=True):
@@ -477,38 +546,14 @@ def _cells(base: RunData, cand: RunData, groups: dict[GroupKey, list[ItemPair]],
     return cells
 
 
-def _refine(raw: list[tuple[GroupKey, ScorerRecord, PairedComparison, int]], groups: dict[GroupKey, list[ItemPair]],
-            book: ScorerBook, opts: _Options) -> list[tuple[GroupKey, ScorerRecord, PairedComparison, int]]:
-    """Resample again, with more resamples, the bootstrap cells whose p-value is at the resolution floor.
-
-    A bootstrap p-value is at least ``1/(B+1)``; after a Holm correction over ``m`` tests that
-    floor becomes ``m/(B+1)``, so with B = 1000 and 50 cells no bootstrap cell could ever be
-    significant at 0.05.  Cells with ``p <= 10/(B+1)`` are recomputed with enough resamples
-    for the floor to sit at a quarter of alpha (at most ``MAX_RESAMPLES``).
-    """
-    tests = sum(1 for r in raw if not math.isnan(r[2].p_value))
-    needed = min(MAX_RESAMPLES, math.ceil(4 * tests / opts.alpha))
-    if needed <= opts.n_resamples:
-        return raw
-    finer = dataclasses.replace(opts, n_resamples=needed)
-    floor = 10.0 / (opts.n_resamples + 1)
-    out = []
-    for key, rec, result, repeats in raw:
-        if result.method.startswith("paired bootstrap") and result.p_value <= floor:
-            result = _cell_result(_clusters(groups[key], opts.aggregate), rec, book, key[1], finer)
-        out.append((key, rec, result, repeats))
-    return out
-
-
 # --- flips -----------------------------------------------------------------------------------------
 
 
-def _flips(base: RunData, cand: RunData, groups: dict[GroupKey, list[ItemPair]], opts: _Options) -> list[Flip]:
+def _flips(base: RunData, cand: RunData, clustered: Clustered, rates: _RateCache, opts: _Options) -> list[Flip]:
     flips: list[Flip] = []
-    for pairs in groups.values():
-        clusters = _clusters(pairs, opts.aggregate)
+    for key in clustered:
         for rec in _common_scorers(base, cand):
-            b, c, reps = _binary_rates(clusters, rec.label)
+            b, c, reps = rates.get(key, rec.label)
             if rec.kind == "binary":
                 for pair, bv, cv in zip(reps, b, c, strict=True):
                     was, now = bv > 0.5, cv > 0.5  # majority of repeats (a single run: 0/1)
@@ -615,8 +660,9 @@ def compare_runs(
             f"cannot compare {cand.path} with {base.path}: " + "; ".join(reasons) + " (use --force to compare anyway)"
         )
     ok_pairs, errors_base, errors_cand = _split_errors(pairs)
-    groups = _group(ok_pairs)
-    cells = _cells(base, cand, groups, opts)
+    clustered = {key: _clusters(pairs, opts.aggregate) for key, pairs in _group(ok_pairs).items()}
+    rates = _RateCache(clustered)
+    cells = _cells(base, cand, clustered, rates, opts)
     cells.sort(key=_sort_key(base))
     tests = sum(1 for c in cells if not math.isnan(c.result.p_value))
     return Comparison(
@@ -627,7 +673,7 @@ def compare_runs(
         base_variant=variants[0] if variants else None,
         cand_variant=variants[1] if variants else None,
         metrics=cells,
-        flips=_flips(base, cand, groups, opts),
+        flips=_flips(base, cand, clustered, rates, opts),
         unmatched_base=unmatched_base,
         unmatched_cand=unmatched_cand,
         errors_base=errors_base,

@@ -18,6 +18,7 @@ from evalkit.stats import (
     BatchScoreFn,
     Estimate,
     PairedComparison,
+    PairedInput,
     adjust,
     aggregate_repeats,
     benjamini_hochberg,
@@ -31,10 +32,11 @@ from evalkit.stats import (
     newcombe_paired_interval,
     paired_binary,
     paired_bootstrap,
+    paired_bootstraps,
     wilson_interval,
 )
 from evalkit.stats._bootstrap import resampled_sums
-from evalkit.stats._paired import bootstrap_p_value
+from evalkit.stats._paired import _p_value, bootstrap_p_value, normal_p_value
 
 # --------------------------------------------------------------------------- helpers
 
@@ -102,6 +104,8 @@ def test_public_api_is_exported() -> None:
         "mean_score_fn",
         "paired_binary",
         "paired_bootstrap",
+        "paired_bootstraps",
+        "PairedInput",
         "wilson_interval",
     ):
         assert name in es.__all__
@@ -389,6 +393,51 @@ def test_bleu_score_fn_is_exact_and_does_not_mutate() -> None:
     np.testing.assert_array_equal(summed, before)
 
 
+def _random_bleu_sums(rng: np.random.Generator, rows: int, order: int) -> np.ndarray:
+    """Summed BLEU statistics [sys_len, ref_len, correct_1..N, total_1..N] with every awkward case:
+    zero matches at some or all orders, zero totals, empty hypotheses, shorter and longer outputs."""
+    total = rng.integers(0, 60, size=(rows, order)).astype(np.float64)
+    total[rng.random(total.shape) < 0.05] = 0.0
+    correct = np.floor(total * rng.random(total.shape))
+    correct[rng.random(correct.shape) < 0.2] = 0.0
+    lengths = rng.integers(0, 80, size=(rows, 2)).astype(np.float64)
+    sums = np.hstack([lengths, correct, total])
+    sums[:10] = 0.0  # nothing at all
+    sums[10:20, 2 : 2 + order] = 0.0  # no match at any order: sacrebleu's early return
+    sums[20:30, 0] = 0.0  # empty output: brevity penalty 0
+    return sums
+
+
+@pytest.mark.parametrize("order", [4, 2, 6])
+@pytest.mark.parametrize(
+    ("method", "value"),
+    [("none", None), ("floor", None), ("floor", 0.3), ("add-k", None), ("add-k", 2), ("add-k", 0), ("exp", None)],
+)
+def test_vectorised_bleu_equals_sacrebleu(method: str, value: float | None, order: int) -> None:
+    bleu = sacrebleu.BLEU(smooth_method=method, smooth_value=value, max_ngram_order=order)
+    fn = corpus_score_fn(bleu)
+    assert isinstance(fn, BatchScoreFn)
+    sums = _random_bleu_sums(np.random.default_rng(order * 31 + len(method)), 3000, order)
+    scalar = np.array([bleu._compute_score_from_stats(row.tolist()).score for row in sums])
+    np.testing.assert_allclose(fn.batch(sums), scalar, rtol=1e-9, atol=1e-9)
+    # on real statistics of a corpus too, and the whole corpus exactly as sacrebleu scores it
+    refs, hb, hc = _corpus(8, 150, 0.3, 0.6)
+    stats = np.vstack([_stats(bleu, hb, refs), _stats(bleu, hc, refs)])
+    sums = np.vstack([resampled_sums(stats, 300, seed=2), stats[:20]])
+    scalar = np.array([bleu._compute_score_from_stats(row.tolist()).score for row in sums])
+    np.testing.assert_allclose(fn.batch(sums), scalar, rtol=1e-9, atol=1e-9)
+    assert fn.batch(stats.sum(axis=0, keepdims=True))[0] == pytest.approx(
+        bleu.corpus_score(hb + hc, [refs + refs]).score, abs=1e-9)
+
+
+def test_bleu_with_effective_order_is_scored_row_by_row() -> None:
+    bleu = sacrebleu.BLEU(effective_order=True)
+    fn = corpus_score_fn(bleu)
+    assert not isinstance(fn, BatchScoreFn)
+    refs, hb, _ = _corpus(4, 20, 0.3, 0.3)
+    assert fn(_stats(bleu, hb, refs).sum(axis=0)) == bleu.corpus_score(hb, [refs]).score
+
+
 # --------------------------------------------------------------------------- bootstrap
 
 
@@ -462,7 +511,7 @@ def test_paired_bootstrap_bleu_delta_is_exact_and_pvalue_like_sacrebleu() -> Non
     expected = bleu.corpus_score(hc, [refs]).score - bleu.corpus_score(hb, [refs]).score
     assert r.delta == expected
     assert r.base == bleu.corpus_score(hb, [refs]).score
-    assert r.method == "paired bootstrap (1000 resamples, seed 0)" and r.n == 300
+    assert r.method.startswith("paired bootstrap (1000 resamples, seed 0") and r.n == 300
     assert r.ci_low < r.delta < r.ci_high < 0
     sb_p = _sacrebleu_bs_p(hb, hc, refs)
     assert r.p_value <= 0.002 and sb_p <= 0.002
@@ -530,3 +579,62 @@ def test_bootstrap_p_value_definition() -> None:
     assert bootstrap_p_value(d, 1.0) == pytest.approx((4 + 1) / 6)  # ">=" counts ties
     assert bootstrap_p_value(d, 0.0) == 1.0
     assert bootstrap_p_value(d + 10.0, -1.5) == pytest.approx(3 / 6)  # centred, two-sided
+
+
+def test_normal_tail_only_beyond_every_resample() -> None:
+    d = np.random.default_rng(0).normal(0.0, 1.0, 999)
+    centred_max = float(np.abs(d - d.mean()).max())
+    # inside the resampled range: the resampled p, unchanged
+    assert _p_value(d, 2.0, 500) == (bootstrap_p_value(d, 2.0), False)
+    # beyond it: the normal tail 2·Φ(-|z|), capped at 1/(B+1)
+    z = centred_max + 1.0
+    p, tail = _p_value(d, -z, 500)
+    assert tail and p < 1 / 1000
+    assert p == pytest.approx(2 * sps.norm.sf(z / d.std(ddof=1)), rel=1e-9)
+    assert _p_value(d, z, 500) == (p, True)  # two-sided
+    # never below what an exact sign-flip test on n items could reach (2^(1-n))
+    assert _p_value(d, 50.0, 12) == (2.0**-11, True)
+    assert _p_value(np.zeros(100), 3.0, 40) == (2.0**-39, True)  # zero standard error
+    assert _p_value(np.zeros(100), 3.0, 4)[0] == 1 / 101  # tiny n: the resampled floor stays
+    assert normal_p_value(d, 0.0) == 1.0
+    assert normal_p_value(d, 1.959964 * d.std(ddof=1)) == pytest.approx(0.05, abs=1e-6)
+
+
+def test_paired_bootstrap_tail_p_matches_normal_theory() -> None:
+    """A clear difference of means: the tail p agrees with the analytic z-test to within a few
+    percent of log10(p) (the bootstrap standard error is itself an estimate)."""
+    rng = np.random.default_rng(11)
+    quality = rng.random(2000)
+    base = quality + rng.normal(0, 0.1, 2000)
+    cand = quality - 0.02 + rng.normal(0, 0.1, 2000)
+    r = paired_bootstrap(mean_stats(base), mean_stats(cand), mean_score_fn(1.0), metric="score", seed=1)
+    diff = cand - base
+    analytic = 2 * sps.norm.sf(abs(diff.mean()) / (diff.std(ddof=0) / math.sqrt(diff.size)))
+    assert r.method.endswith("; tail p by normal approximation)")
+    assert analytic < 1e-7 and r.p_value < 1e-7
+    assert math.log10(r.p_value) == pytest.approx(math.log10(analytic), rel=0.1)
+
+
+def test_paired_bootstraps_equal_separate_calls() -> None:
+    """Stacked comparisons share resamples; each result equals its own paired_bootstrap call."""
+    bleu, chrf = sacrebleu.BLEU(), sacrebleu.CHRF(word_order=2)
+    refs, hb, hc = _corpus(6, 120, 0.2, 0.35)
+    inputs = [
+        PairedInput(_stats(bleu, hb, refs), _stats(bleu, hc, refs), corpus_score_fn(bleu), "bleu", language="de"),
+        PairedInput(_stats(chrf, hb, refs), _stats(chrf, hc, refs), corpus_score_fn(chrf), "chrf++"),
+        PairedInput(_stats(chrf, hb[:50], refs[:50]), _stats(chrf, hc[:50], refs[:50]), corpus_score_fn(chrf), "c50"),
+        PairedInput(mean_stats([1.0]), mean_stats([0.0]), mean_score_fn(), "one", higher_is_better=False),
+        PairedInput(np.zeros((0, 2)), np.zeros((0, 2)), mean_score_fn(), "none"),
+        PairedInput(mean_stats(np.arange(120) % 3 == 0), mean_stats(np.arange(120) % 4 == 0), mean_score_fn(), "em"),
+    ]
+    together = paired_bootstraps(inputs, n_resamples=400, seed=9)
+    for x, got in zip(inputs, together, strict=True):
+        alone = paired_bootstrap(x.base, x.cand, x.score_fn, metric=x.metric, higher_is_better=x.higher_is_better,
+                                 n_resamples=400, seed=9, language=x.language)
+        if math.isnan(alone.delta):
+            assert got.n == 0 and math.isnan(got.delta)
+        else:
+            assert got == alone
+    assert paired_bootstraps([]) == []
+    with pytest.raises(ValueError):
+        paired_bootstraps(inputs, n_resamples=0)

@@ -3,7 +3,8 @@
 Runs are compared *paired*: both arrays hold the same items in the same order.
 
 * Corpus metrics with additive sufficient statistics (sacrebleu BLEU / chrF /
-  TER, means of per-item scores): :func:`paired_bootstrap`,
+  TER, means of per-item scores): :func:`paired_bootstrap`
+  (:func:`paired_bootstraps` for many comparisons sharing resamples),
   :func:`bootstrap_ci`, with :func:`corpus_score_fn` / :func:`mean_score_fn`.
 * Binary per-item outcomes: :func:`paired_binary` (exact McNemar, Newcombe CI).
 * Many comparisons at once: :func:`adjust` (Holm or Benjamini–Hochberg).
@@ -18,7 +19,14 @@ from __future__ import annotations
 from ._bootstrap import Estimate, bootstrap_ci
 from ._intervals import mcnemar_exact_p, newcombe_paired_interval, wilson_interval
 from ._multiple import adjust, benjamini_hochberg, holm
-from ._paired import PairedComparison, is_regression, paired_binary, paired_bootstrap
+from ._paired import (
+    PairedComparison,
+    PairedInput,
+    is_regression,
+    paired_binary,
+    paired_bootstrap,
+    paired_bootstraps,
+)
 from ._repeats import RepeatAggregate, aggregate_repeats
 from ._scores import BatchScoreFn, ScoreFn, corpus_score_fn, mean_score_fn, mean_stats
 
@@ -26,6 +34,7 @@ __all__ = [
     "BatchScoreFn",
     "Estimate",
     "PairedComparison",
+    "PairedInput",
     "RepeatAggregate",
     "ScoreFn",
     "adjust",
@@ -41,5 +50,6 @@ __all__ = [
     "newcombe_paired_interval",
     "paired_binary",
     "paired_bootstrap",
+    "paired_bootstraps",
     "wilson_interval",
 ]

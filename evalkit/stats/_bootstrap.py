@@ -4,7 +4,7 @@ A bootstrap resample of ``n`` items is represented by a count vector ``c``
 (how often each item was drawn, ``sum(c) == n``).  Because every evalkit
 statistic is additive, the summed statistics of a resample are ``c @ stats``;
 ``B`` resamples are a ``(B, n) @ (n, k)`` matrix product (computed in small
-tiles, see :func:`resampled_sums`).  The count matrix is
+tiles, see :func:`_tiled_product`).  The count matrix is
 built from ``rng.integers`` draws with one ``bincount`` per block of rows, and
 is processed in blocks so memory stays around ``_BLOCK_ELEMENTS`` counts
 whatever ``n`` and ``B`` are.
@@ -26,8 +26,10 @@ __all__ = ["Estimate", "bootstrap_ci"]
 
 # Count-matrix cells materialised at once (≈4 MB as float64; small blocks stay in cache).
 _BLOCK_ELEMENTS = 500_000
-# Largest m·n·k of a single matrix product (see resampled_sums).
+# Largest m·n·k of a single matrix product, and the tile shape (see _tiled_product).
 _GEMM_ELEMENTS = 200_000
+_TILE_ROWS = 64
+_TILE_COLS = 32
 
 
 @dataclass(frozen=True)
@@ -88,16 +90,34 @@ def resampled_sums(stats: FloatArray, n_resamples: int, seed: int) -> FloatArray
     row = 0
     for counts in _count_blocks(rng, n, n_resamples):
         rows = counts.shape[0]
-        target = out[row : row + rows]
-        # Many small products instead of one large one: OpenBLAS runs a product
-        # with m·n·k below ~262k on the calling thread, and its thread pool
-        # is 20-40x slower than one thread when the machine is oversubscribed
-        # (parallel CI jobs).  The sums are of integers, so they stay exact.
-        step = max(1, _GEMM_ELEMENTS // max(rows * k, 1))
-        for start in range(0, n, step):
-            target += counts[:, start : start + step] @ stats[start : start + step]
+        _tiled_product(counts, stats, out[row : row + rows])
         row += rows
     return out
+
+
+def _tiled_product(counts: FloatArray, stats: FloatArray, out: FloatArray) -> None:
+    """``out += counts @ stats`` as products of at most ``_GEMM_ELEMENTS`` multiply-adds each.
+
+    OpenBLAS runs a product with m·n·k below ~262k on the calling thread; larger ones go to
+    its thread pool, which for the thin shapes of a bootstrap (few count rows, many items)
+    was measured 2-5x slower on the 2-core development machine, and 20-40x slower when the
+    machine is oversubscribed (parallel CI jobs).  The tiles are ``_TILE_ROWS`` resamples × ``_TILE_COLS`` statistics
+    with as many items as the budget allows, so each output tile stays in cache while it
+    accumulates, whatever ``k`` is (many metrics stacked side by side).  The sums are of
+    integer counts times the statistics, so for integer statistics they are exact.
+    """
+    rows, n = counts.shape
+    k = stats.shape[1]
+    kt = min(k, _TILE_COLS)
+    mt = min(rows, _TILE_ROWS)
+    nt = max(1, _GEMM_ELEMENTS // (mt * kt))
+    for j in range(0, k, kt):
+        cols = stats[:, j : j + kt]
+        for r in range(0, rows, mt):
+            target = out[r : r + mt, j : j + kt]
+            block = counts[r : r + mt]
+            for s in range(0, n, nt):
+                target += block[:, s : s + nt] @ cols[s : s + nt]
 
 
 def apply_score(score_fn: ScoreFn, sums: FloatArray) -> FloatArray:

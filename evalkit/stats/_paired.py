@@ -2,7 +2,8 @@
 
 * :func:`paired_bootstrap` — any additive-statistics metric (BLEU, chrF, TER,
   means of per-item scores): paired percentile bootstrap CI for the difference
-  and a bootstrap test of ``H0: delta = 0``.
+  and a bootstrap test of ``H0: delta = 0``; :func:`paired_bootstraps` runs
+  many at once, sharing the resamples.
 * :func:`paired_binary` — 0/1 per-item outcomes: exact McNemar test and
   Newcombe's paired-difference interval.
 * :func:`is_regression` — the gate decision for one comparison.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +20,9 @@ import numpy.typing as npt
 
 from ._bootstrap import apply_score, as_stats, percentile_interval, resampled_sums
 from ._intervals import _check_confidence, mcnemar_exact_p, newcombe_paired_interval
-from ._scores import ScoreFn
+from ._scores import FloatArray, ScoreFn
 
-__all__ = ["PairedComparison", "is_regression", "paired_binary", "paired_bootstrap"]
+__all__ = ["PairedComparison", "PairedInput", "is_regression", "paired_binary", "paired_bootstrap", "paired_bootstraps"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,13 @@ def _check_pair(base: npt.ArrayLike, cand: npt.ArrayLike) -> tuple[np.ndarray, n
     return b, c
 
 
+def _tail_count(deltas: np.ndarray, observed: float) -> int:
+    """Resampled deltas, centred on their mean, at least as far from 0 as ``observed``."""
+    centred = np.abs(deltas - deltas.mean())
+    threshold = abs(observed) - 1e-9 * max(1.0, abs(observed))
+    return int(np.count_nonzero(centred >= threshold))
+
+
 def bootstrap_p_value(deltas: np.ndarray, observed: float) -> float:
     """Two-sided bootstrap p-value for ``H0: delta = 0`` (shift method).
 
@@ -128,11 +137,52 @@ def bootstrap_p_value(deltas: np.ndarray, observed: float) -> float:
     A tiny relative tolerance makes an exact-zero observed difference give
     ``p = 1`` despite floating-point noise.
     """
+    return (_tail_count(deltas, observed) + 1) / (deltas.size + 1)
+
+
+def normal_p_value(deltas: np.ndarray, observed: float) -> float:
+    """Two-sided p-value of ``z = observed / sd(deltas)`` under a standard normal: ``erfc(|z| / √2)``.
+
+    ``sd(deltas)`` (``ddof=1``) is the bootstrap standard error of the difference;
+    ``inf`` z (a zero standard error with a non-zero difference) gives 0.
+    """
+    se = float(np.std(deltas, ddof=1)) if deltas.size > 1 else 0.0
+    if observed == 0:
+        return 1.0
+    if se == 0 or not math.isfinite(se):
+        return 0.0
+    return math.erfc(abs(observed) / se / math.sqrt(2.0))
+
+
+def _p_value(deltas: np.ndarray, observed: float, n: int) -> tuple[float, bool]:
+    """The p-value :func:`paired_bootstrap` reports, and whether the normal tail was used.
+
+    The shift-test p-value :func:`bootstrap_p_value`, unless no resampled delta is as
+    extreme as the observed one: then that p-value sits at its floor ``1/(B+1)``, which
+    says only "p is below the resolution of B resamples".  The tail is then estimated
+    from the bootstrap distribution with a normal approximation, ``2 Φ(-|delta| / se)``,
+    capped at ``1/(B+1)`` (the count already shows that p is no larger) and never below
+    ``2^(1-n)``, the smallest p-value an exact paired (sign-flip) test can reach on ``n``
+    items.  See docs/statistics.md.
+    """
+    count = _tail_count(deltas, observed)
     b = deltas.size
-    centred = np.abs(deltas - deltas.mean())
-    threshold = abs(observed) - 1e-9 * max(1.0, abs(observed))
-    count = int(np.count_nonzero(centred >= threshold))
-    return (count + 1) / (b + 1)
+    if count > 0:
+        return (count + 1) / (b + 1), False
+    floor = math.ldexp(1.0, 1 - n) if n < 1075 else 0.0
+    return min(1.0 / (b + 1), max(normal_p_value(deltas, observed), floor)), True
+
+
+@dataclass(frozen=True)
+class PairedInput:
+    """One comparison for :func:`paired_bootstraps`: the arguments of :func:`paired_bootstrap`."""
+
+    base: npt.ArrayLike
+    cand: npt.ArrayLike
+    score_fn: ScoreFn
+    metric: str
+    higher_is_better: bool = True
+    language: str | None = None
 
 
 def paired_bootstrap(
@@ -167,37 +217,89 @@ def paired_bootstrap(
     centred bootstrap test of ``H0: delta = 0``; sacrebleu's ``paired_bs``
     instead centres the *absolute* resampled differences, which makes its
     p-values somewhat larger for real differences and is not a test of a
-    well-defined null).
+    well-defined null).  When no resample is as extreme as ``delta`` (the
+    p-value would sit at its floor ``1/(B+1)``), the tail beyond the resamples
+    is estimated with a normal approximation of the bootstrap distribution
+    (``z = delta / se``), so that a multiple-comparison correction over many
+    cells can still flag a clear change; ``method`` then says "tail p by
+    normal approximation" (see :func:`_p_value`).
 
     Degenerate inputs: ``n == 0`` gives nan scores and p-value; ``n == 1``
     gives a zero-width CI and ``p = 1`` (one item is no evidence of a
     systematic difference).  The bootstrap is unreliable below ~20 items.
     """
+    one = PairedInput(base, cand, score_fn, metric, higher_is_better, language)
+    return paired_bootstraps([one], n_resamples=n_resamples, seed=seed, confidence=confidence)[0]
+
+
+def paired_bootstraps(
+    inputs: Sequence[PairedInput],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> list[PairedComparison]:
+    """:func:`paired_bootstrap` for several comparisons at once (results in input order).
+
+    Comparisons with the same number of items ``n`` share one set of resamples: their
+    statistics are stacked side by side and resampled with one count matrix, which is what
+    separate calls with the same ``seed`` would draw anyway.  So each result equals the one
+    :func:`paired_bootstrap` gives for the same arguments (exactly for integer statistics
+    such as sacrebleu's; to the last bits of the summation order otherwise), at the cost of
+    one resampling per distinct ``n`` instead of one per comparison.
+    """
     _check_confidence(confidence)
-    b, c = _check_pair(base, cand)
-    n, k = b.shape
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    checked = [_check_pair(x.base, x.cand) for x in inputs]
+    by_n: dict[int, list[int]] = {}
+    for i, (b, _) in enumerate(checked):
+        if b.shape[0] >= 2:
+            by_n.setdefault(b.shape[0], []).append(i)
+    resampled: dict[int, tuple[FloatArray, FloatArray]] = {}
+    for indices in by_n.values():
+        stacked = np.hstack([m for i in indices for m in checked[i]])
+        sums = resampled_sums(stacked, n_resamples, seed)
+        col = 0
+        for i in indices:
+            k = checked[i][0].shape[1]
+            resampled[i] = (sums[:, col : col + k], sums[:, col + k : col + 2 * k])
+            col += 2 * k
     method = f"paired bootstrap ({n_resamples} resamples, seed {seed})"
+    return [
+        _paired_result(x, b, c, resampled.get(i), method, confidence)
+        for i, (x, (b, c)) in enumerate(zip(inputs, checked, strict=True))
+    ]
+
+
+def _paired_result(
+    x: PairedInput,
+    b: FloatArray,
+    c: FloatArray,
+    sums: tuple[FloatArray, FloatArray] | None,
+    method: str,
+    confidence: float,
+) -> PairedComparison:
+    """One comparison from its full-sample statistics and (for n >= 2) its resampled sums."""
+    n = b.shape[0]
+    hib = x.higher_is_better
+    nan = math.nan
     if n == 0:
-        nan = math.nan
-        return PairedComparison(metric, language, nan, nan, nan, nan, nan, nan, 0, method, higher_is_better)
-    base_score = float(score_fn(b.sum(axis=0)))
-    cand_score = float(score_fn(c.sum(axis=0)))
+        return PairedComparison(x.metric, x.language, nan, nan, nan, nan, nan, nan, 0, method, hib)
+    base_score = float(x.score_fn(b.sum(axis=0)))
+    cand_score = float(x.score_fn(c.sum(axis=0)))
     delta = cand_score - base_score
-    if n == 1:
-        return PairedComparison(
-            metric, language, base_score, cand_score, delta, delta, delta, 1.0, 1, method, higher_is_better
-        )
-    sums = resampled_sums(np.hstack([b, c]), n_resamples, seed)
-    deltas = apply_score(score_fn, sums[:, k:]) - apply_score(score_fn, sums[:, :k])
+    if sums is None:  # n == 1
+        return PairedComparison(x.metric, x.language, base_score, cand_score, delta, delta, delta, 1.0, 1, method, hib)
+    deltas = apply_score(x.score_fn, sums[1]) - apply_score(x.score_fn, sums[0])
     deltas = deltas[~np.isnan(deltas)]
     if deltas.size == 0 or math.isnan(delta):
-        nan = math.nan
-        return PairedComparison(
-            metric, language, base_score, cand_score, delta, nan, nan, nan, n, method, higher_is_better
-        )
+        return PairedComparison(x.metric, x.language, base_score, cand_score, delta, nan, nan, nan, n, method, hib)
     lo, hi = percentile_interval(deltas, confidence)
-    p = bootstrap_p_value(deltas, delta)
-    return PairedComparison(metric, language, base_score, cand_score, delta, lo, hi, p, n, method, higher_is_better)
+    p, normal_tail = _p_value(deltas, delta, n)
+    if normal_tail:
+        method = method[:-1] + "; tail p by normal approximation)"
+    return PairedComparison(x.metric, x.language, base_score, cand_score, delta, lo, hi, p, n, method, hib)
 
 
 def _as_binary(x: npt.ArrayLike, name: str) -> np.ndarray:

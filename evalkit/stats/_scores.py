@@ -106,6 +106,68 @@ def _ter_batch(sums: FloatArray) -> FloatArray:
     return 100 * ratio
 
 
+# sacrebleu's floor for log(0) in BLEU (``sacrebleu.utils.my_log``).
+_BLEU_LOG_ZERO = -9999999999.0
+_BLEU_SMOOTHING = ("none", "floor", "add-k", "exp")
+
+
+def _bleu_batch(metric: Any) -> Callable[[FloatArray], FloatArray] | None:
+    """Array version of ``sacrebleu.BLEU.compute_bleu`` (same operations, same order).
+
+    Columns of a summed BLEU vector: ``[sys_len, ref_len, correct_1..N, total_1..N]``.
+    Replicated per row, for every smoothing method and ``effective_order=False``:
+
+    * brevity penalty ``exp(1 - ref/sys)`` when ``sys < ref`` (0 when ``sys == 0``), else 1;
+    * score 0 when no n-gram of any order matches (sacrebleu's early return, before smoothing);
+    * orders are visited 1..N; ``add-k`` adds k to ``correct`` and ``total`` of orders > 1; the
+      first order with ``total == 0`` stops the loop (that order and the later ones keep
+      precision 0); a zero ``correct`` gets ``100 / (2^z · total)`` (``exp``, z = zero orders so
+      far), ``100 · k / total`` (``floor``) or 0 (``none``, ``add-k`` at order 1);
+    * ``score = bp · exp(Σ log p_n / N)`` with ``log 0`` taken as -9999999999.
+
+    ``None`` (no vectorised path) for ``effective_order=True`` or an unknown smoothing method.
+    """
+    method = str(getattr(metric, "smooth_method", ""))
+    if getattr(metric, "effective_order", True) or method not in _BLEU_SMOOTHING:
+        return None
+    order = int(metric.max_ngram_order)
+    value = metric.smooth_value
+    if value is None:
+        value = type(metric).SMOOTH_DEFAULTS[method]
+    k = 0.0 if value is None else float(value)
+
+    def batch(sums: FloatArray) -> FloatArray:
+        rows = sums.shape[0]
+        sys_len = np.trunc(sums[:, 0])  # sacrebleu takes int() of both lengths
+        ref_len = np.trunc(sums[:, 1])
+        correct = sums[:, 2 : 2 + order]
+        total = sums[:, 2 + order : 2 + 2 * order]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            bp = np.where(sys_len < ref_len, np.where(sys_len > 0, np.exp(1 - ref_len / sys_len), 0.0), 1.0)
+            alive = np.ones(rows, dtype=bool)  # not yet stopped by an order with total == 0
+            halvings = np.ones(rows)  # sacrebleu's smooth_mteval
+            log_sum = np.zeros(rows)
+            for i in range(order):
+                c, t = correct[:, i], total[:, i]
+                if method == "add-k" and i > 0:
+                    c, t = c + k, t + k
+                alive &= t != 0
+                zero = c == 0
+                if method == "exp":
+                    halvings = np.where(alive & zero, halvings * 2, halvings)
+                    prec = np.where(zero, 100.0 / (halvings * t), 100.0 * c / t)
+                elif method == "floor":
+                    prec = np.where(zero, 100.0 * k / t, 100.0 * c / t)
+                else:
+                    prec = np.where(zero, 0.0, 100.0 * c / t)
+                prec = np.where(alive, prec, 0.0)
+                log_sum = log_sum + np.where(prec == 0.0, _BLEU_LOG_ZERO, np.log(np.where(prec > 0, prec, 1.0)))
+            score = bp * np.exp(log_sum / order)
+        return np.where((correct != 0).any(axis=1), score, 0.0)
+
+    return batch
+
+
 def _batch_for(metric: Any) -> Callable[[FloatArray], FloatArray] | None:
     cls = type(metric)
     if not cls.__module__.startswith("sacrebleu."):
@@ -114,7 +176,19 @@ def _batch_for(metric: Any) -> Callable[[FloatArray], FloatArray] | None:
         return _chrf_batch(metric)
     if cls.__name__ == "TER":
         return _ter_batch
+    if cls.__name__ == "BLEU" and hasattr(metric, "max_ngram_order"):
+        return _bleu_batch(metric)
     return None
+
+
+def _stats_width(metric: Any) -> int:
+    """Length of one sufficient-statistics vector of a sacrebleu metric (for the self-check)."""
+    name = type(metric).__name__
+    if name == "CHRF":
+        return 3 * int(metric.order)
+    if name == "BLEU":
+        return 2 + 2 * int(metric.max_ngram_order)
+    return 2
 
 
 def _batch_agrees(scalar: Callable[[np.ndarray], float], batch: Callable[[FloatArray], FloatArray], k: int) -> bool:
@@ -140,10 +214,11 @@ def corpus_score_fn(metric: Metric) -> ScoreFn:
     sacrebleu from mutating the caller's array (BLEU's add-k smoothing edits
     its input in place).
 
-    For chrF and TER the result is a :class:`BatchScoreFn` whose vectorised
+    For chrF, TER and BLEU (every smoothing method, ``effective_order=False``,
+    as corpus BLEU uses) the result is a :class:`BatchScoreFn` whose vectorised
     :meth:`~BatchScoreFn.batch` replicates sacrebleu's formula; it is checked
     against the scalar path when the function is built and dropped if the two
-    disagree (e.g. after a sacrebleu change).  BLEU is scored row by row.
+    disagree (e.g. after a sacrebleu change).  Anything else is scored row by row.
     """
     compute: Callable[[list[Any]], Any] = metric._compute_score_from_stats
     name = f"corpus_score_{type(metric).__name__}"
@@ -152,11 +227,8 @@ def corpus_score_fn(metric: Metric) -> ScoreFn:
         return float(compute(np.asarray(summed, dtype=np.float64).tolist()).score)
 
     batch = _batch_for(metric)
-    if batch is not None:
-        m: Any = metric
-        k = 3 * int(m.order) if type(metric).__name__ == "CHRF" else 2
-        if _batch_agrees(score, batch, k):
-            return BatchScoreFn(score, batch, name)
+    if batch is not None and _batch_agrees(score, batch, _stats_width(metric)):
+        return BatchScoreFn(score, batch, name)
     score.__name__ = name
     return score
 
