@@ -4,6 +4,7 @@ Usage::
 
     PYTHONPATH=. python benchmarks/power.py            # full table (a few minutes)
     PYTHONPATH=. python benchmarks/power.py --quick    # fewer seeds, coarser search
+    PYTHONPATH=. python benchmarks/power.py --timing   # only the paired_bootstrap timings
 
 For n = 50, 200 and 1000 items it finds, by bisection over the planted drop,
 the smallest drop that ``is_regression`` (alpha 0.05, defaults, no
@@ -18,8 +19,9 @@ multiple-comparison correction) flags in at least 80 % of seeded simulations:
 
 Common random numbers (the same seeds at every candidate drop) make the power
 curve monotone, so bisection is sound.  It also prints the A/A false-alarm
-rate at each n, and times ``paired_bootstrap`` on 10,000 items of chrF
-statistics.  Output is Markdown.
+rate at each n, and times ``paired_bootstrap`` on 10,000 items of chrF and of
+BLEU statistics (vectorised score functions vs one sacrebleu call per
+resample).  Output is Markdown.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from functools import partial
 
 import numpy as np
 
-from evalkit.stats import corpus_score_fn, is_regression, paired_binary, paired_bootstrap
+from evalkit.stats import ScoreFn, corpus_score_fn, is_regression, paired_binary, paired_bootstrap
 from evalkit.stats._simulation import ChrfPool, simulate_binary
 
 SIZES = (50, 200, 1000)
@@ -71,10 +73,54 @@ def _smallest(power: Callable[[float], float], lo: float, hi: float, tol: float)
     return hi, p_hi
 
 
+def _bleu_stats(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Per-item BLEU statistics [hyp_len, ref_len, correct_1..4, total_1..4] of plausible sentences."""
+    hyp = rng.integers(5, 30, size=n)
+    ref = np.maximum(1, hyp + rng.integers(-4, 5, size=n))
+    total = np.stack([np.maximum(0, hyp - i) for i in range(4)], axis=1)
+    correct = np.floor(total * rng.beta(6, 3, size=(n, 1)) ** np.arange(1, 5))
+    return np.column_stack([hyp, ref, correct, total]).astype(np.float64)
+
+
+def _time(label: str, base: np.ndarray, cand: np.ndarray, score_fn: ScoreFn) -> None:
+    wall, cpu = [], []
+    for _ in range(7):
+        t, c = time.perf_counter(), time.process_time()
+        paired_bootstrap(base, cand, score_fn, metric="m")
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    print(
+        f"- {label}: wall min {min(wall):.3f} s / median {float(np.median(wall)):.3f} s, "
+        f"CPU median {float(np.median(cpu)):.3f} s (7 runs)"
+    )
+
+
+def timings(pool: ChrfPool | None = None) -> None:
+    """Time ``paired_bootstrap`` (10,000 items, 1000 resamples) with and without the vectorised scores."""
+    import sacrebleu
+
+    rng = np.random.default_rng(1)
+    pool = pool if pool is not None else ChrfPool(300, seed=0)
+    fn = corpus_score_fn(pool.metric)
+    items = rng.integers(0, pool.n_items, size=10_000)
+    base, cand = pool.draw(rng, items), pool.draw(rng, items, shift=0.2)
+    print("\n## paired_bootstrap timing: 10,000 items, 1000 resamples\n")
+    _time("chrF (k = 18), vectorised (default)", base, cand, fn)
+    _time("chrF, one sacrebleu call per resample", base, cand, lambda v: fn(v))
+    bleu = corpus_score_fn(sacrebleu.BLEU())
+    b, c = _bleu_stats(rng, 10_000), _bleu_stats(rng, 10_000)
+    _time("BLEU (k = 10), vectorised (default)", b, c, bleu)
+    _time("BLEU, one sacrebleu call per resample", b, c, lambda v: bleu(v))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer seeds and a coarser search")
+    parser.add_argument("--timing", action="store_true", help="only time paired_bootstrap")
     args = parser.parse_args()
+    if args.timing:
+        timings()
+        return
     em_seeds, chrf_seeds = (300, 100) if args.quick else (1000, 200)
     em_tol, shift_tol = (1.0, 0.1) if args.quick else (0.25, 0.025)
 
@@ -106,25 +152,7 @@ def main() -> None:
             flush=True,
         )
 
-    print("\n## paired_bootstrap timing: 10,000 items of chrF statistics (k = 18), 1000 resamples\n")
-    rng = np.random.default_rng(1)
-    items = rng.integers(0, pool.n_items, size=10_000)
-    base, cand = pool.draw(rng, items), pool.draw(rng, items, shift=0.2)
-
-    def scalar(v: np.ndarray) -> float:
-        return fn(v)  # the same function without the vectorised batch path
-
-    for label, score_fn in (("vectorised chrF (default)", fn), ("one sacrebleu call per resample", scalar)):
-        wall, cpu = [], []
-        for _ in range(7):
-            t, c = time.perf_counter(), time.process_time()
-            paired_bootstrap(base, cand, score_fn, metric="chrF")
-            wall.append(time.perf_counter() - t)
-            cpu.append(time.process_time() - c)
-        print(
-            f"- {label}: wall min {min(wall):.3f} s / median {float(np.median(wall)):.3f} s, "
-            f"CPU median {float(np.median(cpu)):.3f} s (7 runs)"
-        )
+    timings(pool)
 
 
 if __name__ == "__main__":
