@@ -44,7 +44,6 @@ from evalkit.stats import (
     PairedInput,
     ScoreFn,
     adjust,
-    corpus_score_fn,
     mean_score_fn,
     mean_stats,
     paired_binary,
@@ -342,18 +341,7 @@ def _clusters(pairs: Iterable[ItemPair], aggregate: bool) -> list[list[ItemPair]
 
 def score_function(book: ScorerBook, label: str, target: str) -> ScoreFn:
     """Summed sufficient statistics → corpus score for corpus metric ``label`` in ``target`` language."""
-    scorer = book.get(label, target)
-    metric = getattr(scorer, "_metric", None)
-    # BLEU, chrF and TER: sacrebleu's own formula, vectorised by evalkit.stats (checked against the
-    # scalar path when built). BLEU's statistics are sums of integer counts, so the rounding that
-    # BleuScorer.corpus_score applies first changes nothing.
-    if metric is not None and type(metric).__name__ in ("BLEU", "CHRF", "TER"):
-        return corpus_score_fn(metric)
-
-    def score(summed: np.ndarray) -> float:
-        return scorer.corpus_score(np.asarray(summed, dtype=float).tolist())
-
-    return score
+    return book.score_fn(label, target)
 
 
 def _corpus_input(clusters: list[list[ItemPair]], rec: ScorerRecord, book: ScorerBook, language: str,

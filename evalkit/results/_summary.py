@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from evalkit.results._models import ErrorCell, ItemResult, MetricCell, RunManifest, ScorerRecord, Summary
 from evalkit.scoring import Scorer, build_scorer
+
+ScoreFn = Callable[[np.ndarray], float]
 
 BOOTSTRAP_RESAMPLES = 1000
 
@@ -40,6 +42,23 @@ class ScorerBook:
             self._cache[key] = build_scorer(rec.name, rec.options, language)
         return self._cache[key]
 
+    def score_fn(self, label: str, language: str) -> ScoreFn:
+        """Summed sufficient statistics → corpus score for corpus metric ``label`` in ``language``."""
+        from evalkit.stats import corpus_score_fn
+
+        scorer = self.get(label, language)
+        metric = getattr(scorer, "_metric", None)
+        # BLEU, chrF and TER: sacrebleu's own formula, vectorised by evalkit.stats (checked against the
+        # scalar path when built). BLEU's statistics are sums of integer counts, so the rounding that
+        # BleuScorer.corpus_score applies first changes nothing.
+        if metric is not None and type(metric).__name__ in ("BLEU", "CHRF", "TER"):
+            return corpus_score_fn(metric)
+
+        def score(summed: np.ndarray) -> float:
+            return scorer.corpus_score(np.asarray(summed, dtype=float).tolist())
+
+        return score
+
 
 def group_results(results: Iterable[ItemResult]) -> dict[tuple[str, str], _Group]:
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
@@ -66,6 +85,7 @@ def corpus_cell(
     language: str,
     record: ScorerRecord,
     scorer: Scorer,
+    score_fn: ScoreFn,
     rows: list[list[float]],
     num_refs: set[int],
     seed: int = 0,
@@ -73,9 +93,7 @@ def corpus_cell(
     from evalkit.stats import bootstrap_ci
 
     stats = np.asarray(rows, dtype=float)
-    est = bootstrap_ci(
-        stats, lambda summed: scorer.corpus_score(summed.tolist()), n_resamples=BOOTSTRAP_RESAMPLES, seed=seed
-    )
+    est = bootstrap_ci(stats, score_fn, n_resamples=BOOTSTRAP_RESAMPLES, seed=seed)
     return MetricCell(
         variant=variant,
         language=language,
@@ -122,7 +140,8 @@ def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
                 rows = [st for _, st in sorted(g.stats.get(record.label, []))]
                 if rows:
                     cells.append(
-                        corpus_cell(variant, language, record, book.get(record.label, target), rows, g.num_refs)
+                        corpus_cell(variant, language, record, book.get(record.label, target),
+                                    book.score_fn(record.label, target), rows, g.num_refs)
                     )
                 else:
                     cells.append(MetricCell(variant=variant, language=language, metric=record.label, value=None,
