@@ -173,7 +173,10 @@ class LocalProvider:
             try:
                 response = model.create_chat_completion(messages=[dict(m) for m in request.messages], **kwargs)
             except ValueError as exc:  # e.g. "Requested tokens (...) exceed context window of 2048"
-                raise ClientError(f"local model refused the request: {exc}") from None
+                raise ClientError(
+                    f"local model refused the request (context {self.n_ctx} tokens; a longer prompt needs a "
+                    f"larger EVALKIT_LOCAL_N_CTX): {exc}"
+                ) from None
             except RuntimeError as exc:
                 raise ProviderError(f"local model failed: {exc}") from None
             latency_ms = (perf_counter() - start) * 1000
