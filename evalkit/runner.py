@@ -34,7 +34,6 @@ from evalkit.results import (
     ModelRecord,
     ResultsWriter,
     RunManifest,
-    ScorerBook,
     ScorerRecord,
     SuiteRecord,
     UsageInfo,
@@ -45,6 +44,7 @@ from evalkit.results import (
     write_json_atomic,
 )
 from evalkit.scoring import REGISTRY, build_scorer
+from evalkit.scoring._pool import ItemScorer, default_workers
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.validate import check_static
 
@@ -153,7 +153,8 @@ class Run:
             raise errors[0]
         self.planner = Planner(suite, options.selection)
         self.records = scorer_records(suite)
-        self.book = ScorerBook(self.records)
+        self.scorer_defs = [(r.label, r.name, r.options) for r in self.records]
+        self.item_scorer: ItemScorer | None = None
         self.params = self.model.params.as_body()
         self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
         self.counts: Counter[str] = Counter()
@@ -250,20 +251,8 @@ class Run:
             return False
         return True
 
-    def _score(self, item: Item, result: ItemResult, text: str) -> None:
-        for rec in self.records:
-            scorer = self.book.get(rec.label, item.target_language)
-            if scorer.needs_references and not item.references:
-                continue
-            s = scorer.score(text, item.references)
-            result.scores[rec.label] = s.value
-            if s.stats is not None:
-                result.stats[rec.label] = s.stats
-            if s.details:
-                result.details[rec.label] = s.details
-
-    def _result(self, item: Item, completion: Completion | None, error: ProviderError | None,
-                attempts: int, cached: bool) -> ItemResult:
+    async def _result(self, item: Item, completion: Completion | None, error: ProviderError | None,
+                      attempts: int, cached: bool) -> ItemResult:
         result = ItemResult(
             item_id=item.item_id,
             case_id=item.case_id,
@@ -286,7 +275,9 @@ class Run:
         result.usage = UsageInfo(**completion.usage.__dict__)
         result.latency_ms = round(completion.latency_ms, 2)
         result.response_id = completion.response_id
-        self._score(item, result, completion.text)
+        assert self.item_scorer is not None
+        scored = await self.item_scorer.ascore(item.target_language, completion.text, item.references)
+        result.scores, result.stats, result.details = scored.scores, scored.stats, scored.details
         return result
 
     async def _worker(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
@@ -320,7 +311,7 @@ class Run:
                     return
                 if completion is not None and cache is not None:
                     cache.put(key, completion)
-            result = self._result(item, completion, error, attempts, cached)
+            result = await self._result(item, completion, error, attempts, cached)
             writer.write(result)
             self.counts["done"] += 1
             if cached:
@@ -371,6 +362,7 @@ class Run:
         writer = ResultsWriter(results_path)
         items = self._pending(done)
         interrupted = False
+        self.item_scorer = ItemScorer(self.scorer_defs, default_workers(self.counts["todo"]))
         try:
             workers = [
                 asyncio.create_task(self._worker(items, provider, limiter, cache, writer)) for _ in range(cap)
@@ -381,6 +373,7 @@ class Run:
                     self.abort = r
             interrupted = self.stop.is_set() and self.abort is None
         finally:
+            self.item_scorer.close()
             writer.close()
             if cache:
                 cache.close()

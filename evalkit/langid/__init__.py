@@ -13,7 +13,7 @@ Only evalkit's registry languages (:mod:`evalkit.languages`) are ever
 reported. lingua is imported lazily; one detector is built per process.
 """
 
-from ._detect import Detection, detect
+from ._detect import Detection, detect, warm_up
 from ._fidelity import FidelityVerdict, check_language
 from ._script import ScriptProfile, script_profile
 
@@ -24,4 +24,5 @@ __all__ = [
     "check_language",
     "detect",
     "script_profile",
+    "warm_up",
 ]

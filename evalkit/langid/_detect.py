@@ -557,3 +557,18 @@ def detect(text: str, expected: str | None = None) -> Detection:
         # language explains well: most likely romanized.
         return Detection(None, _clamp(max(0.5, 1.0 - prob) * share), script, mixed, True)
     return Detection(result.language, _clamp(prob * share), script, mixed or result.mixed, False)
+
+
+_WARM_UP_TEXTS = (
+    "The weather is lovely today and we are going for a walk.",
+    "Сегодня хорошая погода, и мы идём гулять.",
+    "الطقس جميل اليوم ونحن ذاهبون في نزهة.",
+    "आज मौसम बहुत अच्छा है और हम टहलने जा रहे हैं।",
+)
+
+
+def warm_up() -> None:
+    """Build the detector and load lingua's models for the scripts it decides among (Latin,
+    Cyrillic, Arabic, Devanagari), so the first real answer is not slowed by the load."""
+    for text in _WARM_UP_TEXTS:
+        detect(text)

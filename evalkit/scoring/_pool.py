@@ -1,0 +1,137 @@
+"""Score finished items, in the runner's process or in a worker process.
+
+Scoring is CPU-bound (sacrebleu's TER shift search and chrF n-grams take milliseconds per segment,
+language identification loads ~0.5 GB of models on first use). In a worker process it runs on
+another core while the event loop keeps requests flowing; a small run scores in-process to avoid
+the worker's start-up cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalkit.scoring._base import Scorer
+
+# (label, scorer name, options): everything needed to rebuild a scorer in another process.
+ScorerDef = tuple[str, str, dict[str, Any]]
+
+
+@dataclass
+class ScoredItem:
+    scores: dict[str, float | None] = field(default_factory=dict)
+    stats: dict[str, list[float]] = field(default_factory=dict)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class _Book:
+    def __init__(self, defs: Sequence[ScorerDef]) -> None:
+        self.defs = list(defs)
+        self._cache: dict[tuple[str, str], Scorer] = {}
+
+    def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
+        from evalkit.scoring import build_scorer
+
+        out = ScoredItem()
+        for label, name, options in self.defs:
+            scorer = self._cache.get((label, target_language))
+            if scorer is None:
+                scorer = self._cache[(label, target_language)] = build_scorer(name, options, target_language)
+            if scorer.needs_references and not references:
+                continue
+            s = scorer.score(text, references)
+            out.scores[label] = s.value
+            if s.stats is not None:
+                out.stats[label] = s.stats
+            if s.details:
+                out.details[label] = s.details
+        return out
+
+
+def _needs_langid(defs: Sequence[ScorerDef]) -> bool:
+    return any(name == "language" for _, name, _ in defs)
+
+
+def _warm_up() -> None:
+    from evalkit.langid import warm_up
+
+    warm_up()
+
+
+_worker_book: _Book | None = None
+
+
+def _init_worker(defs: list[ScorerDef]) -> None:
+    global _worker_book
+    _worker_book = _Book(defs)
+    if _needs_langid(defs):
+        _warm_up()
+
+
+def _ping() -> None:
+    return None
+
+
+def _score_in_worker(target_language: str, text: str, references: tuple[str, ...]) -> ScoredItem:
+    assert _worker_book is not None
+    return _worker_book.score(target_language, text, references)
+
+
+class ItemScorer:
+    """Scores item outputs; ``workers=0`` scores in this process."""
+
+    def __init__(self, defs: Sequence[ScorerDef], workers: int = 0) -> None:
+        self._book = _Book(defs)
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 0:
+            # "spawn": the runner's process has threads (the event loop's executor, llama.cpp),
+            # which fork would copy in an undefined state.
+            ctx = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                             initargs=(list(defs),))
+            self._pool.submit(_ping)  # start the worker now: its imports overlap with planning
+        elif _needs_langid(defs):
+            # Load the language models in the background while the first requests are in flight.
+            threading.Thread(target=_warm_up, name="evalkit-langid-warm-up", daemon=True).start()
+
+    @property
+    def pooled(self) -> bool:
+        return self._pool is not None
+
+    def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
+        return self._book.score(target_language, text, references)
+
+    async def ascore(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
+        if self._pool is None:
+            return self._book.score(target_language, text, references)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, _score_in_worker, target_language, text, tuple(references))
+        except BrokenProcessPool:
+            # The worker could not start or died (e.g. a script without an ``if __name__ ==
+            # "__main__"`` guard re-ran itself under "spawn"): score here for the rest of the run.
+            self.close(wait=False)
+            return self._book.score(target_language, text, references)
+
+    def close(self, wait: bool = True) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def default_workers(pending_items: int, threshold: int = 300) -> int:
+    """One scoring process per spare core for runs big enough to repay its start-up (~1 s)."""
+    override = os.environ.get("EVALKIT_SCORING_WORKERS")
+    if override is not None and override.strip().isdigit():
+        return int(override)
+    cores = os.cpu_count() or 1
+    if cores < 2 or pending_items < threshold:
+        return 0
+    return min(cores - 1, 4)
