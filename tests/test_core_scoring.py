@@ -101,3 +101,18 @@ def test_contains_and_regex() -> None:
     assert contains.score("答案是伦敦。", ["巴黎"]).value == 0.0
     regex = build_scorer("regex", {"pattern": r"^\d+$", "must_match": False}, "en")
     assert regex.score("no digits only", []).value == 1.0
+
+
+def test_every_scorer_name_in_the_schema_has_an_implementation() -> None:
+    from typing import get_args
+
+    from evalkit.scoring import REGISTRY
+    from evalkit.scoring._match import NormalizeStep
+    from evalkit.scoring._normalize import STEPS
+    from evalkit.suite._schema import SCORER_NAMES
+
+    assert set(SCORER_NAMES) == set(REGISTRY)
+    assert set(get_args(NormalizeStep)) == set(STEPS)
+    for name in SCORER_NAMES:
+        options = {"pattern": "x"} if name == "regex" else {}
+        assert build_scorer(name, options, "en").label
