@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# llama.cpp compiles from source once (10-15 min on 2 cores); pip caches the wheel afterwards.
+# llama.cpp compiles from source once (about 9 min on 2 cores); pip caches the wheel afterwards.
 # Skip what evalkit does not use (multimodal, examples, tools, tests, curl).
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF -DGGML_OPENMP=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
