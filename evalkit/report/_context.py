@@ -101,7 +101,11 @@ def _cell(cell: MetricCell | None, top: float) -> dict[str, Any]:
         title += f" ({cell.interval})"
     if cell.signature:
         title += f"\n{cell.signature}"
-    return {"text": num(cell.value), "ci": ci, "bg": bg, "fg": fg, "title": title, "value": cell.value, "n": cell.n}
+    unstable = f"{cell.unstable} unstable" if cell.unstable else ""
+    if unstable:
+        title += f"\n{unstable}: passed in some repeats and failed in others"
+    return {"text": num(cell.value), "ci": ci, "bg": bg, "fg": fg, "title": title, "value": cell.value, "n": cell.n,
+            "unstable": unstable}
 
 
 def metric_tables(manifest: RunManifest, summary: Summary) -> list[dict[str, Any]]:

@@ -125,6 +125,22 @@ class MetricCell(_Model):
     interval: str = ""  # how the interval was computed
     signature: str | None = None
     higher_is_better: bool = True
+    unstable: int | None = None  # with repeats: items that passed in some repeats and failed in others
+
+
+class RepeatItem(_Model):
+    """With ``--repeat N``: one item's pass rate over its repeats (binary metrics)."""
+
+    variant: str
+    language: str
+    case_id: str
+    metric: str
+    passes: int
+    n: int
+    rate: float  # percent
+    ci_low: float  # Wilson 95%, percent
+    ci_high: float
+    unstable: bool
 
 
 class ErrorCell(_Model):
@@ -143,3 +159,5 @@ class Summary(_Model):
     cells: list[MetricCell]
     errors: list[ErrorCell]
     wrong_language: dict[str, int] = {}
+    repeats: int = 1
+    repeat_items: list[RepeatItem] = []  # only items that were unstable (passed in some repeats only)

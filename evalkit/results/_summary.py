@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evalkit.results._models import ErrorCell, ItemResult, MetricCell, RunManifest, ScorerRecord, Summary
+from evalkit.results._models import (
+    ErrorCell,
+    ItemResult,
+    MetricCell,
+    RepeatItem,
+    RunManifest,
+    ScorerRecord,
+    Summary,
+)
 from evalkit.scoring import Scorer, build_scorer
 
 ScoreFn = Callable[[np.ndarray], float]
@@ -25,6 +33,7 @@ class _Group:
     stats: dict[str, list[tuple[str, list[float]]]] = field(default_factory=lambda: defaultdict(list))
     num_refs: set[int] = field(default_factory=set)
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    case_ids: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # aligned with values
     wrong_language: int = 0
 
 
@@ -75,6 +84,7 @@ def group_results(results: Iterable[ItemResult]) -> dict[tuple[str, str], _Group
         for label, value in r.scores.items():
             if value is not None and label not in r.stats:
                 g.values[label].append(value)
+                g.case_ids[label].append(r.case_id)
         if r.wrong_language:
             g.wrong_language += 1
     return groups
@@ -127,12 +137,26 @@ def binary_cell(variant: str, language: str, record: ScorerRecord, values: list[
     )
 
 
+def repeat_aggregates(variant: str, language: str, metric: str, case_ids: list[str],
+                      values: list[float]) -> list[RepeatItem]:
+    """Per-item pass rates over repeats, with Wilson intervals (see evalkit.stats.aggregate_repeats)."""
+    from evalkit.stats import aggregate_repeats
+
+    return [
+        RepeatItem(variant=variant, language=language, case_id=agg.item_key, metric=metric, passes=agg.passes,
+                   n=agg.n, rate=100.0 * agg.rate, ci_low=100.0 * agg.ci_low, ci_high=100.0 * agg.ci_high,
+                   unstable=agg.unstable)
+        for agg in aggregate_repeats(case_ids, [v >= 0.5 for v in values])
+    ]
+
+
 def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
     book = ScorerBook(manifest.scorers)
     groups = group_results(results)
     cells: list[MetricCell] = []
     errors: list[ErrorCell] = []
     wrong: dict[str, int] = defaultdict(int)
+    repeat_items: list[RepeatItem] = []
     for (variant, language), g in sorted(groups.items()):
         target = g.target or language
         for record in manifest.scorers:
@@ -147,7 +171,13 @@ def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
                     cells.append(MetricCell(variant=variant, language=language, metric=record.label, value=None,
                                             higher_is_better=record.higher_is_better))
             else:
-                cells.append(binary_cell(variant, language, record, g.values.get(record.label, [])))
+                cell = binary_cell(variant, language, record, g.values.get(record.label, []))
+                if manifest.repeats > 1:
+                    aggs = repeat_aggregates(variant, language, record.label, g.case_ids.get(record.label, []),
+                                             g.values.get(record.label, []))
+                    cell.unstable = sum(a.unstable for a in aggs)
+                    repeat_items.extend(a for a in aggs if a.unstable)
+                cells.append(cell)
         errors.append(
             ErrorCell(variant=variant, language=language, planned=g.planned, errors=sum(g.errors.values()),
                       by_kind=dict(g.errors))
@@ -159,4 +189,6 @@ def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
         cells=cells,
         errors=errors,
         wrong_language=dict(wrong),
+        repeats=manifest.repeats,
+        repeat_items=repeat_items,
     )
