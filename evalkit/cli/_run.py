@@ -36,7 +36,9 @@ class _LineProgress:
         rate = done / max(now - self.start, 1e-9)
         line = f"{done}/{todo} items  {counts['failed']} failed  {counts['cached']} cached  {rate:.1f} items/s"
         if self.tty:
-            click.echo("\r" + line.ljust(70), err=True, nl=final)
+            filled = round(24 * done / todo) if todo else 24
+            bar = "[" + "#" * filled + "." * (24 - filled) + "] "
+            click.echo("\r" + bar + line.ljust(70), err=True, nl=final)
         else:
             click.echo(line, err=True)
 
