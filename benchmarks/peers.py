@@ -315,11 +315,20 @@ def machine_facts(promptfoo: Path | None) -> list[str]:
     return [
         f"- Machine: {os.cpu_count()} cores{f' ({cpu})' if cpu else ''}, {platform.system()} {platform.release()} "
         f"{platform.machine()}; the test server, the tool and this script share these cores.",
-        f"- Python {platform.python_version()} (evalkit {evalkit_version}, test server on aiohttp).",
+        f"- Python {platform.python_version()} (evalkit {evalkit_version} at {evalkit_revision()}, test server on "
+        "aiohttp).",
         f"- Node {(_version_of([node, '--version']) if node else '') or 'not found'}, "
         f"npm {_version_of([shutil.which('npm') or 'npm', '--version']) or 'not found'}; "
         f"promptfoo {installed_promptfoo_version() if promptfoo else 'not available'}.",
     ]
+
+
+def evalkit_revision() -> str:
+    """The checked-out commit, and whether evalkit/ has uncommitted changes (they are what ran)."""
+    head = _version_of(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]) or "unknown commit"
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "evalkit"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return f"{head}{' + uncommitted changes in evalkit/' if dirty else ''}"
 
 
 def _ratio(a: float, b: float) -> str:
