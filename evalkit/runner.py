@@ -362,7 +362,7 @@ class Run:
         writer = ResultsWriter(results_path)
         items = self._pending(done)
         interrupted = False
-        self.item_scorer = ItemScorer(self.scorer_defs, default_workers(self.counts["todo"]))
+        self.item_scorer = ItemScorer(self.scorer_defs, default_workers(self.counts["todo"], self.scorer_defs))
         try:
             workers = [
                 asyncio.create_task(self._worker(items, provider, limiter, cache, writer)) for _ in range(cap)

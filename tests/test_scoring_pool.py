@@ -36,9 +36,13 @@ def test_pooled_scores_equal_in_process_scores() -> None:
 
 def test_default_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EVALKIT_SCORING_WORKERS", raising=False)
-    assert default_workers(10) == 0
+    assert default_workers(10, DEFS) == 0
+    cheap = [("exact_match", "exact_match", {})]
+    assert default_workers(100_000, cheap) == 0
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert default_workers(100_000, DEFS) == 1
     monkeypatch.setenv("EVALKIT_SCORING_WORKERS", "1")
-    assert default_workers(10) == 1
+    assert default_workers(10, cheap) == 1
 
 
 def test_run_with_a_scoring_worker_matches_in_process(tmp_path: Path, server: FakeOpenAIServer,

@@ -126,12 +126,17 @@ class ItemScorer:
             pool.shutdown(wait=wait, cancel_futures=True)
 
 
-def default_workers(pending_items: int, threshold: int = 300) -> int:
-    """One scoring process per spare core for runs big enough to repay its start-up (~1 s)."""
+# Scorers whose per-item cost (milliseconds) repays sending items to another process.
+EXPENSIVE = frozenset({"bleu", "chrf", "ter", "language"})
+
+
+def default_workers(pending_items: int, defs: Sequence[ScorerDef] = (), threshold: int = 300) -> int:
+    """One scoring process per spare core, for runs big enough to repay its start-up (~1 s) whose
+    scorers are expensive (exact match and regex cost microseconds: the pipe would cost more)."""
     override = os.environ.get("EVALKIT_SCORING_WORKERS")
     if override is not None and override.strip().isdigit():
         return int(override)
     cores = os.cpu_count() or 1
-    if cores < 2 or pending_items < threshold:
+    if cores < 2 or pending_items < threshold or not any(name in EXPENSIVE for _, name, _ in defs):
         return 0
     return min(cores - 1, 4)
