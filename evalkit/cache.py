@@ -2,6 +2,10 @@
 
 The key covers everything that can change an answer: base URL, model, every generation
 parameter, the rendered messages and the repeat index. The API key is never part of it.
+
+A second table keeps item scores, keyed on everything that can change them (evalkit and
+sacrebleu versions, the scorers and their options, the target language, the output and the
+references), so a cached re-run does not recompute TER and chrF for every item.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
     created REAL NOT NULL,
     body TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
 """
 
 
@@ -49,7 +57,7 @@ class ResponseCache:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
         self.hits = 0
         self.misses = 0
 
@@ -86,5 +94,29 @@ class ResponseCache:
         )
         self._db.execute("INSERT OR REPLACE INTO responses (key, created, body) VALUES (?, ?, ?)", (key, time(), body))
 
+    def get_scores(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT body FROM scores WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            body = json.loads(row[0])
+        except json.JSONDecodeError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def put_scores(self, key: str, body: dict[str, Any]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO scores (key, body) VALUES (?, ?)",
+                         (key, json.dumps(body, ensure_ascii=False)))
+
     def close(self) -> None:
         self._db.close()
+
+
+def score_key(versions: str, scorers: Any, target_language: str, output: str, references: Any) -> str:
+    material = json.dumps(
+        {"versions": versions, "scorers": scorers, "target": target_language, "output": output, "refs": references},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode()).hexdigest()

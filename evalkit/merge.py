@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from evalkit.errors import IncompatibleRuns, UsageError
@@ -16,7 +15,7 @@ from evalkit.results import (
     iter_results,
     latest_by_item,
     read_manifest,
-    summarize,
+    summarize_run,
     write_json_atomic,
 )
 
@@ -41,21 +40,13 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> RunManifest:
     if (out_dir / RESULTS).exists():
         raise UsageError(f"{out_dir} already holds results; choose a new --out directory")
     writer = ResultsWriter(out_dir / RESULTS)
-    by_kind: Counter[str] = Counter()
-    done = failed = cached = 0
     seen: set[str] = set()
     try:
         for d in run_dirs:
             for result in latest_by_item(d / RESULTS).values():
-                if result.item_id in seen:
-                    continue
-                seen.add(result.item_id)
-                writer.write(result)
-                done += 1
-                cached += result.cached
-                if result.error is not None:
-                    failed += 1
-                    by_kind[result.error.kind] += 1
+                if result.item_id not in seen:
+                    seen.add(result.item_id)
+                    writer.write(result)
     finally:
         writer.close()
     statuses = {m.status for m in manifests}
@@ -65,17 +56,11 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> RunManifest:
             "started_at": min(m.started_at for m in manifests),
             "finished_at": max((m.finished_at or m.started_at) for m in manifests),
             "status": "complete" if statuses == {"complete"} else sorted(statuses - {"complete"})[0],
-            "counts": Counts(planned=sum(m.counts.planned for m in manifests), done=done, failed=failed,
-                             cached=cached, errors_by_kind=dict(by_kind)),
+            "counts": Counts(planned=sum(m.counts.planned for m in manifests)),
             "argv": ["evalkit", "merge", *map(str, run_dirs), "--out", str(out_dir)],
         }
     )
-    summary = summarize(merged, iter_results(out_dir / RESULTS))
-    signatures: dict[str, dict[str, str]] = {}
-    for cell in summary.cells:
-        if cell.signature:
-            signatures.setdefault(cell.metric, {})[cell.language] = cell.signature
-    merged = merged.model_copy(update={"signatures": signatures})
+    merged, summary = summarize_run(merged, iter_results(out_dir / RESULTS))
     write_json_atomic(out_dir / MANIFEST, merged)
     write_json_atomic(out_dir / SUMMARY, summary)
     return merged

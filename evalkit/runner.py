@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from evalkit import __version__
-from evalkit.cache import ResponseCache, cache_key, default_cache_path
+from evalkit.cache import ResponseCache, cache_key, default_cache_path, score_key
 from evalkit.errors import AuthError, ProviderError, SuiteError, TooManyErrors, UsageError
 from evalkit.items import Item, Planner, Selection
 from evalkit.providers import AdaptiveLimiter, Completion, Provider, Request, RetryPolicy, make_provider
@@ -40,7 +41,7 @@ from evalkit.results import (
     compact_for_resume,
     iter_results,
     read_manifest,
-    summarize,
+    summarize_run,
     write_json_atomic,
 )
 from evalkit.scoring import REGISTRY, build_scorer
@@ -155,6 +156,7 @@ class Run:
         self.records = scorer_records(suite)
         self.scorer_defs = [(r.label, r.name, r.options) for r in self.records]
         self.item_scorer: ItemScorer | None = None
+        self.score_versions = f"evalkit {__version__}, sacrebleu {_sacrebleu_version()}"
         self.params = self.model.params.as_body()
         self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
         self.counts: Counter[str] = Counter()
@@ -252,7 +254,7 @@ class Run:
         return True
 
     async def _result(self, item: Item, completion: Completion | None, error: ProviderError | None,
-                      attempts: int, cached: bool) -> ItemResult:
+                      attempts: int, cached: bool, cache: ResponseCache | None) -> ItemResult:
         result = ItemResult(
             item_id=item.item_id,
             case_id=item.case_id,
@@ -275,10 +277,23 @@ class Run:
         result.usage = UsageInfo(**completion.usage.__dict__)
         result.latency_ms = round(completion.latency_ms, 2)
         result.response_id = completion.response_id
-        assert self.item_scorer is not None
-        scored = await self.item_scorer.ascore(item.target_language, completion.text, item.references)
-        result.scores, result.stats, result.details = scored.scores, scored.stats, scored.details
+        result.scores, result.stats, result.details = await self._scores(item, completion.text, cache)
         return result
+
+    async def _scores(self, item: Item, text: str, cache: ResponseCache | None) -> tuple[
+        dict[str, float | None], dict[str, list[float]], dict[str, dict[str, Any]]
+    ]:
+        assert self.item_scorer is not None
+        key = None
+        if cache is not None:
+            key = score_key(self.score_versions, self.scorer_defs, item.target_language, text, item.references)
+            hit = cache.get_scores(key)
+            if hit is not None:
+                return hit["scores"], hit["stats"], hit["details"]
+        scored = await self.item_scorer.ascore(item.target_language, text, item.references)
+        if cache is not None and key is not None:
+            cache.put_scores(key, {"scores": scored.scores, "stats": scored.stats, "details": scored.details})
+        return scored.scores, scored.stats, scored.details
 
     async def _worker(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
                       cache: ResponseCache | None, writer: ResultsWriter) -> None:
@@ -311,7 +326,7 @@ class Run:
                     return
                 if completion is not None and cache is not None:
                     cache.put(key, completion)
-            result = await self._result(item, completion, error, attempts, cached)
+            result = await self._result(item, completion, error, attempts, cached, cache)
             writer.write(result)
             self.counts["done"] += 1
             if cached:
@@ -384,30 +399,15 @@ class Run:
         return RunOutcome(self.out, manifest, interrupted)
 
     def _finish(self, manifest: RunManifest, interrupted: bool) -> RunManifest:
-        by_kind: Counter[str] = Counter()
-        done = failed = cached = 0
-        for r in iter_results(self.out / RESULTS):
-            done += 1
-            cached += r.cached
-            if r.error is not None:
-                failed += 1
-                by_kind[r.error.kind] += 1
         status = "aborted" if self.abort is not None else ("interrupted" if interrupted else "complete")
         manifest = manifest.model_copy(
             update={
                 "finished_at": _now(),
                 "status": status,
                 "abort_reason": str(self.abort) if self.abort is not None else None,
-                "counts": Counts(planned=manifest.counts.planned, done=done, failed=failed, cached=cached,
-                                 errors_by_kind=dict(by_kind)),
             }
         )
-        summary = summarize(manifest, iter_results(self.out / RESULTS))
-        signatures: dict[str, dict[str, str]] = {}
-        for cell in summary.cells:
-            if cell.signature:
-                signatures.setdefault(cell.metric, {})[cell.language] = cell.signature
-        manifest = manifest.model_copy(update={"signatures": signatures})
+        manifest, summary = summarize_run(manifest, iter_results(self.out / RESULTS))
         write_json_atomic(self.out / MANIFEST, manifest)
         write_json_atomic(self.out / SUMMARY, summary)
         if self.options.write_report:

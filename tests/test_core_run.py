@@ -160,3 +160,32 @@ def test_stable_item_ids_survive_prompt_edits(tmp_path: Path, server: FakeOpenAI
     a = {x["item_id"] for x in _lines(tmp_path / "a")}
     b = {x["item_id"] for x in _lines(tmp_path / "b")}
     assert a == b
+
+
+def test_cached_rerun_reuses_scores_but_not_across_scorer_changes(tmp_path: Path, server: FakeOpenAIServer,
+                                                                  monkeypatch) -> None:
+    from evalkit.scoring._pool import ItemScorer
+
+    suite = write_suite(tmp_path, server.base_url)
+    assert run_cli("run", suite, "--out", tmp_path / "a", "--no-report") == 0
+    calls = []
+    real = ItemScorer.ascore
+
+    async def counting(self, *args):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        return await real(self, *args)
+
+    monkeypatch.setattr(ItemScorer, "ascore", counting)
+    assert run_cli("run", suite, "--out", tmp_path / "b", "--no-report") == 0
+    assert calls == []  # responses and scores both from the cache
+
+    def scores(d: Path) -> dict:
+        return {x["item_id"]: (x["scores"], x["stats"]) for x in _lines(d)}
+
+    assert scores(tmp_path / "a") == scores(tmp_path / "b")
+    suite.write_text(suite.read_text(encoding="utf-8").replace("  - ter\n", "  - ter: {no_punct: true}\n"),
+                     encoding="utf-8")
+    assert run_cli("run", suite, "--out", tmp_path / "c", "--no-report") == 0
+    # Same responses but changed scorers: re-scored. Both prompt variants get the same answers, so
+    # the 18 items hold 9 distinct (output, references) pairs, each scored once.
+    assert len(calls) == 9

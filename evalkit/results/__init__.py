@@ -28,7 +28,7 @@ from evalkit.results._store import (
     repair_torn_tail,
     write_json_atomic,
 )
-from evalkit.results._summary import ScorerBook, summarize
+from evalkit.results._summary import ScorerBook, summarize, summarize_run
 
 __all__ = [
     "MANIFEST",
@@ -56,5 +56,6 @@ __all__ = [
     "read_summary",
     "repair_torn_tail",
     "summarize",
+    "summarize_run",
     "write_json_atomic",
 ]
