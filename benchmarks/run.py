@@ -39,17 +39,21 @@ def bench_throughput(tmp: Path, repeats: int, n: int = 2000, latency: float = 0.
                   False, f"ideal N×latency/C = {ideal:.2f} s; ratio to ideal {wall / ideal:.2f}")
 
 
-def bench_overhead(tmp: Path, repeats: int, n: int = 2000) -> Figure:
+def bench_overhead(tmp: Path, repeats: int, n: int = 2000) -> list[Figure]:
+    figures = []
     with server_process(0.0) as url:
-        suite = write_suite(tmp / "ovh", n, url, concurrency=64)
+        for label, scorers in (("BLEU + chrF++ + TER + exact match", "[bleu, {chrf: {plus: true}}, ter, exact_match]"),
+                               ("exact match only", "[exact_match]")):
+            suite = write_suite(tmp / f"ovh-{len(scorers)}", n, url, concurrency=64, scorers=scorers)
 
-        def once(i: int) -> float:
-            return timed_run(evalkit_cmd("run", suite, "--out", tmp / f"ovh-run{i}", "--no-cache", "--no-report"))
+            def once(i: int, suite: Path = suite, tag: int = len(scorers)) -> float:
+                return timed_run(evalkit_cmd("run", suite, "--out", tmp / f"ovh-run{tag}-{i}", "--no-cache",
+                                             "--no-report"))
 
-        wall = median_of(repeats, once)
-    rate = n / wall
-    return Figure("overhead: 2,000 items, zero latency, scoring + writing (items/s)", rate, "items/s", 1000, True,
-                  f"{1000 * wall / n:.2f} ms per item, whole command")
+            wall = median_of(repeats, once)
+            figures.append(Figure(f"overhead: 2,000 items, zero latency, {label}, writing (items/s)", n / wall,
+                                  "items/s", 1000, True, f"{1000 * wall / n:.2f} ms per item, whole command"))
+    return figures
 
 
 def bench_cached(tmp: Path, repeats: int, n: int = 10000) -> Figure:
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         steps = {
             "throughput": lambda: [bench_throughput(tmp, args.repeats)],
-            "overhead": lambda: [bench_overhead(tmp, args.repeats)],
+            "overhead": lambda: bench_overhead(tmp, args.repeats),
             "cached": lambda: [bench_cached(tmp, args.repeats)],
             "scoring": lambda: [bench_scoring(args.repeats)],
             "startup": lambda: bench_startup(max(args.repeats, 5)),
