@@ -50,6 +50,7 @@ from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.validate import check_static
 
 MIN_ITEMS_BEFORE_ABORT = 10
+KEEP_RENDERED_ITEMS = 20_000
 
 
 class _Unfinished(Exception):
@@ -214,8 +215,8 @@ class Run:
             )
 
     # --- items ----------------------------------------------------------------------------
-    def _pending(self, done: set[str]) -> Iterator[Item]:
-        for item in self.planner.iter_items():
+    def _pending(self, done: set[str], rendered: list[Item] | None = None) -> Iterator[Item]:
+        for item in rendered if rendered is not None else self.planner.iter_items():
             if item.item_id not in done:
                 yield item
 
@@ -359,7 +360,14 @@ class Run:
     async def execute(self) -> RunOutcome:
         # One full planning pass renders every template before any request is sent (and before
         # the run directory exists, so a broken suite leaves nothing behind).
-        planned_ids = {item.item_id for item in self.planner.iter_items()}
+        planned_ids: set[str] = set()
+        kept: list[Item] | None = []  # the rendered items, kept unless the run is large
+        for item in self.planner.iter_items():
+            planned_ids.add(item.item_id)
+            if kept is not None:
+                kept.append(item)
+                if len(kept) > KEEP_RENDERED_ITEMS:
+                    kept = None  # stream (render again) instead: memory stays flat for huge suites
         self.out.mkdir(parents=True, exist_ok=True)
         manifest = self._new_manifest(len(planned_ids))
         self._check_resumable(manifest)
@@ -375,7 +383,7 @@ class Run:
         limiter = self.limiter = AdaptiveLimiter(cap)
         cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         writer = ResultsWriter(results_path)
-        items = self._pending(done)
+        items = self._pending(done, kept)
         interrupted = False
         self.item_scorer = ItemScorer(self.scorer_defs, default_workers(self.counts["todo"], self.scorer_defs))
         try:

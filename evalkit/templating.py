@@ -162,8 +162,12 @@ class RenderContext:
         ctx["case"] = self.case_fields
         ctx["language"] = language_context(self.language)
         ctx["target_language"] = language_context(self.target_language)
-        ctx["languages"] = {code: lang.name for code, lang in LANGUAGES.items()}
+        ctx["languages"] = _LANGUAGE_NAMES
         return ctx
+
+
+# Shared by every render (the sandbox makes it read-only for templates).
+_LANGUAGE_NAMES = {code: lang.name for code, lang in LANGUAGES.items()}
 
 
 def render(source: str, field: str, context: dict[str, Any]) -> str:

@@ -189,3 +189,13 @@ def test_cached_rerun_reuses_scores_but_not_across_scorer_changes(tmp_path: Path
     # Same responses but changed scorers: re-scored. Both prompt variants get the same answers, so
     # the 18 items hold 9 distinct (output, references) pairs, each scored once.
     assert len(calls) == 9
+
+
+def test_large_runs_stream_items_instead_of_keeping_them(tmp_path: Path, server: FakeOpenAIServer,
+                                                         monkeypatch) -> None:
+    import evalkit.runner
+
+    monkeypatch.setattr(evalkit.runner, "KEEP_RENDERED_ITEMS", 2)
+    suite = write_suite(tmp_path, server.base_url)
+    assert run_cli("run", suite, "--out", tmp_path / "run", "--no-report") == 0
+    assert len(_lines(tmp_path / "run")) == 18
