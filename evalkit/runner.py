@@ -44,7 +44,7 @@ from evalkit.results import (
     summarize_run,
     write_json_atomic,
 )
-from evalkit.scoring import REGISTRY, build_scorer
+from evalkit.scoring import build_scorer
 from evalkit.scoring._pool import ItemScorer, default_workers
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.validate import check_static
@@ -430,10 +430,6 @@ def write_default_report(run_dir: Path) -> Path | None:
     except ImportError:
         return None
     return write_run_report(run_dir, run_dir / "report.html")
-
-
-def known_scorer_names() -> list[str]:
-    return sorted(REGISTRY)
 
 
 async def run_async(suite: LoadedSuite, options: RunOptions) -> RunOutcome:
