@@ -157,6 +157,8 @@ class Run:
         self.records = scorer_records(suite)
         self.scorer_defs = [(r.label, r.name, r.options) for r in self.records]
         self.item_scorer: ItemScorer | None = None
+        self._scoring_tasks: set[asyncio.Task[None]] = set()
+        self._scoring_slots = asyncio.Semaphore(1024)  # items waiting to be scored, at most
         self.score_versions = f"evalkit {__version__}, sacrebleu {_sacrebleu_version()}"
         self.params = self.model.params.as_body()
         self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
@@ -327,17 +329,36 @@ class Run:
                     return
                 if completion is not None and cache is not None:
                     cache.put(key, completion)
-            result = await self._result(item, completion, error, attempts, cached, cache)
-            writer.write(result)
-            self.counts["done"] += 1
-            if cached:
-                self.counts["cached"] += 1
-            if result.error is not None:
-                self.counts["failed"] += 1
-                self.counts["error:" + result.error.kind] += 1
-                self._check_error_rate()
-            if self.options.progress:
-                self.options.progress(self.counts["done"], self.counts["todo"], self.counts)
+            finish = self._finish_item(item, completion, error, attempts, cached, cache, writer)
+            if error is None and self.item_scorer is not None and self.item_scorer.pooled:
+                # Scored in a worker process: hand the item over and send the next request now,
+                # so scoring (and the worker's start-up) never holds up the requests.
+                await self._scoring_slots.acquire()
+                task = asyncio.create_task(finish)
+                self._scoring_tasks.add(task)
+                task.add_done_callback(self._scoring_done)
+            else:
+                await finish
+
+    async def _finish_item(self, item: Item, completion: Completion | None, error: ProviderError | None,
+                           attempts: int, cached: bool, cache: ResponseCache | None, writer: ResultsWriter) -> None:
+        result = await self._result(item, completion, error, attempts, cached, cache)
+        writer.write(result)
+        self.counts["done"] += 1
+        if cached:
+            self.counts["cached"] += 1
+        if result.error is not None:
+            self.counts["failed"] += 1
+            self.counts["error:" + result.error.kind] += 1
+            self._check_error_rate()
+        if self.options.progress:
+            self.options.progress(self.counts["done"], self.counts["todo"], self.counts)
+
+    def _scoring_done(self, task: asyncio.Task[None]) -> None:
+        self._scoring_tasks.discard(task)
+        self._scoring_slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            self._stop_with(task.exception())  # type: ignore[arg-type]
 
     def _stop_with(self, reason: BaseException) -> None:
         if self.abort is None:
@@ -391,6 +412,9 @@ class Run:
                 asyncio.create_task(self._worker(items, provider, limiter, cache, writer)) for _ in range(cap)
             ]
             results = await asyncio.gather(*workers, return_exceptions=True)
+            # Items handed to the scoring worker are still being scored: wait for them (nothing is lost).
+            while self._scoring_tasks:
+                await asyncio.gather(*list(self._scoring_tasks), return_exceptions=True)
             for r in results:
                 if isinstance(r, BaseException) and self.abort is None:
                     self.abort = r

@@ -194,3 +194,26 @@ def test_second_signal_exits_at_once_and_rerun_completes(tmp_path: Path) -> None
         _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr
         _check_exactly_once(out)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_scoring_worker_mode_loses_nothing_and_leaves_no_orphan(sig: signal.Signals, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Large runs score in a worker process while requests continue: an interrupted run must still
+    # keep every finished line, the worker must not outlive a killed runner (it would hold the
+    # runner's output pipes open), and the re-run completes every item exactly once.
+    monkeypatch.setenv("EVALKIT_SCORING_WORKERS", "1")
+    with FakeOpenAIServer(latency=0.05) as srv:
+        suite = _write_suite(tmp_path, srv.base_url)
+        out, cache = tmp_path / "run", tmp_path / "cache"
+        args = ("run", suite, "--out", out, "--concurrency", "4", "--no-report")
+        proc = _evalkit(*args, cache_dir=cache)
+        _wait_for_lines(out / "results.jsonl", 6, proc)
+        proc.send_signal(sig)
+        proc.communicate(timeout=30)  # would hang while an orphaned worker keeps the pipes open
+        before = _complete_lines(out / "results.jsonl")
+        proc = _evalkit(*args, cache_dir=cache)
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        _check_exactly_once(out)
+        assert before <= _complete_lines(out / "results.jsonl")

@@ -68,8 +68,19 @@ def _warm_up() -> None:
 _worker_book: _Book | None = None
 
 
-def _init_worker(defs: list[ScorerDef]) -> None:
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """A worker whose runner was killed (SIGKILL) is re-parented: it must not linger holding the
+    runner's stdout/stderr open (multiprocessing's queues never signal EOF to it)."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(0)
+
+
+def _init_worker(defs: list[ScorerDef], parent: int) -> None:
     global _worker_book
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="evalkit-parent-watch", daemon=True).start()
     _worker_book = _Book(defs)
     if _needs_langid(defs):
         _warm_up()
@@ -95,7 +106,7 @@ class ItemScorer:
             # which fork would copy in an undefined state.
             ctx = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(list(defs),))
+                                             initargs=(list(defs), os.getpid()))
             self._pool.submit(_ping)  # start the worker now: its imports overlap with planning
         elif _needs_langid(defs):
             # Load the language models in the background while the first requests are in flight.
