@@ -86,10 +86,6 @@ def _init_worker(defs: list[ScorerDef], parent: int) -> None:
         _warm_up()
 
 
-def _ping() -> None:
-    return None
-
-
 def _score_in_worker(target_language: str, text: str, references: tuple[str, ...]) -> ScoredItem:
     assert _worker_book is not None
     return _worker_book.score(target_language, text, references)
@@ -100,35 +96,42 @@ class ItemScorer:
 
     def __init__(self, defs: Sequence[ScorerDef], workers: int = 0) -> None:
         self._book = _Book(defs)
+        self._defs = list(defs)
+        self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
-        if workers > 0:
-            # "spawn": the runner's process has threads (the event loop's executor, llama.cpp),
-            # which fork would copy in an undefined state.
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(list(defs), os.getpid()))
-            self._pool.submit(_ping)  # start the worker now: its imports overlap with planning
-        elif _needs_langid(defs):
+        if workers == 0 and _needs_langid(defs):
             # Load the language models in the background while the first requests are in flight.
             threading.Thread(target=_warm_up, name="evalkit-langid-warm-up", daemon=True).start()
 
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        # Started on the first item that needs scoring: a fully cached re-run never pays for it.
+        if self._pool is None:
+            # "spawn": the runner's process has threads (the event loop's executor, llama.cpp),
+            # which fork would copy in an undefined state.
+            ctx = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=ctx, initializer=_init_worker,
+                                             initargs=(self._defs, os.getpid()))
+        return self._pool
+
     @property
     def pooled(self) -> bool:
-        return self._pool is not None
+        return self._workers > 0
 
     def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
         return self._book.score(target_language, text, references)
 
     async def ascore(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
-        if self._pool is None:
+        if not self.pooled:
             return self._book.score(target_language, text, references)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, _score_in_worker, target_language, text, tuple(references))
+            return await loop.run_in_executor(self._ensure_pool(), _score_in_worker, target_language, text,
+                                              tuple(references))
         except BrokenProcessPool:
             # The worker could not start or died (e.g. a script without an ``if __name__ ==
             # "__main__"`` guard re-ran itself under "spawn"): score here for the rest of the run.
             self.close(wait=False)
+            self._workers = 0
             return self._book.score(target_language, text, references)
 
     def close(self, wait: bool = True) -> None:
