@@ -6,11 +6,15 @@ import re
 from typing import Any
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+# C0/C1 controls and bidi overrides left after whitespace is flattened (ESC sequences, BEL, RLO...).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def md(text: object) -> str:
-    """Text safe inside a Markdown table cell: one line, Markdown and HTML metacharacters escaped."""
+    """Text safe inside a Markdown table cell: one line, Markdown and HTML metacharacters escaped,
+    control characters shown as escapes (``\\x1b``) instead of reaching a terminal or a PR comment."""
     flat = " ".join(str(text).split())
+    flat = _CONTROL.sub(lambda m: ascii(m.group(0))[1:-1], flat)
     return _SPECIAL.sub(r"\\\1", flat)
 
 
