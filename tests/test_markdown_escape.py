@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.testing import FakeOpenAIServer
 from helpers import run_cli, translator, write_suite
+
+from evalkit.testing import FakeOpenAIServer
 
 HOSTILE = "Guten \x1b[2J\x1b]0;pwned\x07Morgen \u202eevil <script>alert(1)</script>"
 
