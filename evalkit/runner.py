@@ -41,10 +41,11 @@ from evalkit.results import (
     compact_for_resume,
     iter_results,
     read_manifest,
+    sacrebleu_version,
+    scorer_record,
     summarize_run,
     write_json_atomic,
 )
-from evalkit.scoring import build_scorer
 from evalkit.scoring._pool import ItemScorer, default_workers
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.validate import check_static
@@ -103,18 +104,7 @@ def effective_model(spec: ModelSpec, options: RunOptions) -> ModelSpec:
 
 
 def scorer_records(suite: LoadedSuite) -> list[ScorerRecord]:
-    records = []
-    for s in suite.spec.scorers:
-        scorer = build_scorer(s.name, s.options, suite.spec.languages[0])
-        records.append(
-            ScorerRecord(
-                name=s.name,
-                label=scorer.label,
-                options=s.options,
-                kind=scorer.kind,
-                higher_is_better=scorer.higher_is_better,
-            )
-        )
+    records = [scorer_record(s.name, s.options, suite.spec.languages[0]) for s in suite.spec.scorers]
     labels = [r.label for r in records]
     dupes = {x for x in labels if labels.count(x) > 1}
     if dupes:
@@ -136,12 +126,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _sacrebleu_version() -> str:
-    from importlib.metadata import version
-
-    return version("sacrebleu")
-
-
 class Run:
     """One execution of a suite into a run directory."""
 
@@ -159,7 +143,7 @@ class Run:
         self.item_scorer: ItemScorer | None = None
         self._scoring_tasks: set[asyncio.Task[None]] = set()
         self._scoring_slots = asyncio.Semaphore(1024)  # items waiting to be scored, at most
-        self.score_versions = f"evalkit {__version__}, sacrebleu {_sacrebleu_version()}"
+        self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}"
         self.params = self.model.params.as_body()
         self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
         self.counts: Counter[str] = Counter()
@@ -173,7 +157,7 @@ class Run:
         shard = self.options.selection.shard
         return RunManifest(
             evalkit_version=__version__,
-            sacrebleu_version=_sacrebleu_version(),
+            sacrebleu_version=sacrebleu_version(),
             python_version=platform.python_version(),
             git_revision=git_revision(self.suite.path.parent),
             suite=SuiteRecord(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
+from evalkit.items import item_id_for
 from evalkit.results import (
     MANIFEST,
     RESULTS,
@@ -28,10 +29,11 @@ from evalkit.results import (
     ScorerBook,
     ScorerRecord,
     SuiteRecord,
-    summarize,
+    sacrebleu_version,
+    scorer_record,
+    summarize_run,
     write_json_atomic,
 )
-from evalkit.scoring import build_scorer
 
 DEFAULT_SCORERS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("bleu", {}), ("chrf", {"plus": True}), ("ter", {}), ("exact_match", {}), ("language", {}),
@@ -54,18 +56,8 @@ class SyntheticItem:
 
 
 def item_id(item: SyntheticItem) -> str:
-    """Stable across runs, so two synthetic runs of the same items align."""
-    key = f"{item.case_id}|{item.language}|{item.variant}|{item.repeat}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-
-
-def _records(scorers: Sequence[tuple[str, dict[str, Any]]], language: str) -> list[ScorerRecord]:
-    out = []
-    for name, options in scorers:
-        s = build_scorer(name, options, language)
-        out.append(ScorerRecord(name=name, label=s.label, options=options, kind=s.kind,
-                                higher_is_better=s.higher_is_better))
-    return out
+    """The runner's stable id, so synthetic runs align with each other as real runs do."""
+    return item_id_for(item.case_id, item.language, item.variant, item.repeat)
 
 
 def _result(item: SyntheticItem, records: list[ScorerRecord], book: ScorerBook) -> ItemResult:
@@ -106,39 +98,26 @@ def write_run(run_dir: Path, items: Iterable[SyntheticItem], *, model: str = "mo
     run_dir.mkdir(parents=True, exist_ok=True)
     languages = list(dict.fromkeys(i.language for i in items))
     variants = list(dict.fromkeys(i.variant for i in items))
-    records = _records(scorers, languages[0] if languages else "en")
+    records = [scorer_record(name, options, languages[0] if languages else "en") for name, options in scorers]
     book = ScorerBook(records)
     results = [_result(i, records, book) for i in items]
     with (run_dir / RESULTS).open("w", encoding="utf-8") as handle:
         handle.writelines(r.model_dump_json() + "\n" for r in results)
-    by_kind: dict[str, int] = {}
-    for r in results:
-        if r.error is not None:
-            by_kind[r.error.kind] = by_kind.get(r.error.kind, 0) + 1
     suite_text = json.dumps([suite_name, languages, variants, [list(s) for s in scorers]], sort_keys=True, default=str)
     manifest = RunManifest(
-        evalkit_version=__version__, sacrebleu_version=_sacrebleu_version(), python_version="3.11",
+        evalkit_version=__version__, sacrebleu_version=sacrebleu_version(), python_version="3.11",
         suite=SuiteRecord(path=f"suites/{suite_name}.yaml", name=suite_name,
                           sha256=hashlib.sha256(suite_text.encode()).hexdigest()),
         model=ModelRecord(provider="openai", name=model, base_url=base_url, params={"temperature": 0, "seed": 1}),
         languages=languages, variants=variants, repeats=1 + max((i.repeat for i in items), default=0),
         scorers=records, started_at=started_at, finished_at=started_at, status="complete",
-        counts=Counts(planned=len(results), done=len(results), failed=sum(by_kind.values()), errors_by_kind=by_kind),
+        counts=Counts(planned=len(results)),
     )
-    summary = summarize(manifest, results)
-    signatures: dict[str, dict[str, str]] = {}
-    for cell in summary.cells:
-        if cell.signature:
-            signatures.setdefault(cell.metric, {})[cell.language] = cell.signature
-    write_json_atomic(run_dir / MANIFEST, manifest.model_copy(update={"signatures": signatures}))
+    manifest, summary = summarize_run(manifest, results)
+    write_json_atomic(run_dir / MANIFEST, manifest)
     write_json_atomic(run_dir / SUMMARY, summary)
     return run_dir
 
-
-def _sacrebleu_version() -> str:
-    import sacrebleu
-
-    return str(sacrebleu.__version__)
 
 
 # --- a small multilingual demo (tests, screenshots, docs) ----------------------------------------

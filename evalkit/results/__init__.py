@@ -28,7 +28,7 @@ from evalkit.results._store import (
     repair_torn_tail,
     write_json_atomic,
 )
-from evalkit.results._summary import ScorerBook, summarize, summarize_run
+from evalkit.results._summary import ScorerBook, sacrebleu_version, scorer_record, summarize, summarize_run
 
 __all__ = [
     "MANIFEST",
@@ -55,6 +55,8 @@ __all__ = [
     "read_manifest",
     "read_summary",
     "repair_torn_tail",
+    "sacrebleu_version",
+    "scorer_record",
     "summarize",
     "summarize_run",
     "write_json_atomic",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,19 @@ class _Group:
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     case_ids: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # aligned with values
     wrong_language: int = 0
+
+
+def scorer_record(name: str, options: dict[str, Any], language: str) -> ScorerRecord:
+    """What the manifest stores about a scorer: enough to rebuild it (see ``ScorerBook``)."""
+    scorer = build_scorer(name, options, language)
+    return ScorerRecord(name=name, label=scorer.label, options=options, kind=scorer.kind,
+                        higher_is_better=scorer.higher_is_better)
+
+
+def sacrebleu_version() -> str:
+    from importlib.metadata import version
+
+    return version("sacrebleu")
 
 
 class ScorerBook:
