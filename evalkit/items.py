@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from evalkit.errors import Location, SuiteError, UsageError
 from evalkit.languages import is_known
-from evalkit.scoring import REGISTRY
+from evalkit.scoring import build_scorer
 from evalkit.suite import LoadedSuite
 from evalkit.suite._cases import Case
 from evalkit.suite._schema import PromptVariant
@@ -106,7 +106,7 @@ class Planner:
         self.limit = selection.limit
         self.shard = selection.shard
         self.needs_references = any(
-            REGISTRY[s.name][1](REGISTRY[s.name][0].model_validate(s.options), "en").needs_references
+            build_scorer(s.name, s.options, "en").needs_references
             for s in spec.scorers
         )
 

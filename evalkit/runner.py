@@ -145,6 +145,8 @@ class Run:
         self._scoring_slots = asyncio.Semaphore(1024)  # items waiting to be scored, at most
         self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}"
         self.params = self.model.params.as_body()
+        # What the manifest and the cache key call the endpoint ("local" for the embedded model).
+        self.endpoint = self.model.base_url if self.model.resolved_provider == "openai" else "local"
         self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
@@ -166,7 +168,7 @@ class Run:
             model=ModelRecord(
                 provider=self.model.resolved_provider,
                 name=self.model.name,
-                base_url=self.model.base_url if self.model.resolved_provider == "openai" else "local",
+                base_url=self.endpoint,
                 api_key_env=self.model.api_key_env if self.model.resolved_provider == "openai" else None,
                 params=self.params,
             ),
@@ -291,13 +293,12 @@ class Run:
 
     async def _work(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
                     cache: ResponseCache | None, writer: ResultsWriter) -> None:
-        base_url = self.model.base_url if self.model.resolved_provider == "openai" else "local"
         while not self.stop.is_set():
             try:
                 item = next(items)
             except StopIteration:
                 return
-            key = cache_key(base_url, self.model.name, self.params, item.messages, item.repeat)
+            key = cache_key(self.endpoint, self.model.name, self.params, item.messages, item.repeat)
             completion = cache.get(key) if cache else None
             cached = completion is not None
             error: ProviderError | None = None
