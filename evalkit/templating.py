@@ -117,6 +117,11 @@ def compile_template(source: str, field: str) -> jinja2.Template:
 
 
 def language_context(code: str) -> dict[str, Any]:
+    return dict(_language_context(code))
+
+
+@lru_cache(maxsize=1024)
+def _language_context(code: str) -> dict[str, Any]:
     lang = get_language(code)
     return {"code": code, "name": lang.name, "native": lang.native, "script": lang.script}
 
@@ -170,7 +175,71 @@ class RenderContext:
 _LANGUAGE_NAMES = {code: lang.name for code, lang in LANGUAGES.items()}
 
 
+# Templates that are only text and ``{{ name }}`` / ``{{ name.key }}`` placeholders (most prompts) are
+# filled in directly: the same text jinja2 renders, without its per-render set-up. Anything else, and
+# any placeholder that is not a plain look-up in plain dicts, goes through the sandbox.
+_PLACEHOLDER = re.compile(r"\{\{[ \t\r\n]*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)[ \t\r\n]*\}\}")
+_NEWLINES = re.compile(r"\r\n|\r")
+# Names jinja2 reads as constants or operators, or gives a meaning of its own.
+_RESERVED = frozenset({
+    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
+    "self", "loop", "caller", "varargs", "kwargs", "super",
+})
+_Parts = tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]  # texts (one more than paths), dotted paths
+
+
+@lru_cache(maxsize=512)
+def _placeholders(source: str) -> _Parts | None:
+    """Split a text-and-placeholders template into its texts and look-up paths; None for anything else."""
+    pieces = _PLACEHOLDER.split(source)
+    texts = tuple(_NEWLINES.sub("\n", text) for text in pieces[::2])  # jinja2's newline normalisation
+    if any(marker in text for text in texts for marker in ("{{", "{%", "{#")) \
+            or any(text.endswith("{") for text in texts[:-1]):  # "{" + "{{ x }}": jinja2 starts a tag earlier
+        return None
+    paths = tuple(tuple(path.split(".")) for path in pieces[1::2])
+    if any(part in _RESERVED for path in paths for part in path):
+        return None
+    return texts, paths
+
+
+def _look_up(context: dict[str, Any], path: tuple[str, ...]) -> str | None:
+    """What jinja2 prints for ``{{ a.b.c }}`` when every step is a key of a plain dict (else None)."""
+    if path[0] not in context:
+        return None  # a global, or undefined: the sandbox decides
+    node = context[path[0]]
+    for part in path[1:]:
+        # jinja2 tries the attribute first (dict methods such as .items): only keys that are not one
+        if type(node) is not dict or hasattr(dict, part) or part not in node:
+            return None
+        node = node[part]
+    return str(node)
+
+
+def _fill(source: str, context: dict[str, Any]) -> str | None:
+    parts = _placeholders(source)
+    if parts is None:
+        return None
+    texts, paths = parts
+    out = [texts[0]]
+    for path, text in zip(paths, texts[1:], strict=True):
+        try:
+            value = _look_up(context, path)
+        except Exception:  # e.g. an int too long for str(): the sandbox reports it
+            return None
+        if value is None:
+            return None
+        out.append(value)
+        out.append(text)
+    rendered = "".join(out)
+    return rendered.strip() if len(rendered) <= MAX_RENDERED else None
+
+
 def render(source: str, field: str, context: dict[str, Any]) -> str:
+    filled = _fill(source, context)
+    return filled if filled is not None else render_sandboxed(source, field, context)
+
+
+def render_sandboxed(source: str, field: str, context: dict[str, Any]) -> str:
     template = compile_template(source, field)
     env = environment()
     if isinstance(env, BoundedSandbox):
