@@ -27,6 +27,10 @@ class Scorer(Protocol):
 
     def score(self, output: str, references: Sequence[str]) -> ItemScore: ...
 
+    def score_many(self, outputs: Sequence[str], references: Sequence[Sequence[str]]) -> list[ItemScore]:
+        """``score`` for each output (same results); corpus metrics count a batch at once."""
+        ...
+
     def signature(self, num_refs: int = 1) -> str | None: ...
 
     def corpus_score(self, summed_stats: Sequence[float]) -> float: ...
@@ -42,6 +46,12 @@ class Options(BaseModel):
 class NotCorpus:
     kind: Kind = "binary"
     higher_is_better = True
+
+    def score(self, output: str, references: Sequence[str]) -> ItemScore:
+        raise NotImplementedError
+
+    def score_many(self, outputs: Sequence[str], references: Sequence[Sequence[str]]) -> list[ItemScore]:
+        return [self.score(o, r) for o, r in zip(outputs, references, strict=True)]
 
     def signature(self, num_refs: int = 1) -> str | None:
         return None

@@ -31,27 +31,45 @@ class ScoredItem:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# (target language, output, references): one segment to score.
+Segment = tuple[str, str, tuple[str, ...]]
+
+
 class _Book:
     def __init__(self, defs: Sequence[ScorerDef]) -> None:
         self.defs = list(defs)
         self._cache: dict[tuple[str, str], Scorer] = {}
 
-    def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
+    def _scorer(self, label: str, name: str, options: dict[str, Any], target_language: str) -> Scorer:
         from evalkit.scoring import build_scorer
 
-        out = ScoredItem()
+        scorer = self._cache.get((label, target_language))
+        if scorer is None:
+            scorer = self._cache[(label, target_language)] = build_scorer(name, options, target_language)
+        return scorer
+
+    def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
+        return self.score_many([(target_language, text, tuple(references))])[0]
+
+    def score_many(self, segments: Sequence[Segment]) -> list[ScoredItem]:
+        """Each segment scored as ``score`` would; a scorer sees all segments of a language at once."""
+        out = [ScoredItem() for _ in segments]
+        by_language: dict[str, list[int]] = {}
+        for i, (language, _, _) in enumerate(segments):
+            by_language.setdefault(language, []).append(i)
         for label, name, options in self.defs:
-            scorer = self._cache.get((label, target_language))
-            if scorer is None:
-                scorer = self._cache[(label, target_language)] = build_scorer(name, options, target_language)
-            if scorer.needs_references and not references:
-                continue
-            s = scorer.score(text, references)
-            out.scores[label] = s.value
-            if s.stats is not None:
-                out.stats[label] = s.stats
-            if s.details:
-                out.details[label] = s.details
+            for language, indices in by_language.items():
+                scorer = self._scorer(label, name, options, language)
+                todo = [i for i in indices if segments[i][2] or not scorer.needs_references]
+                if not todo:
+                    continue
+                scores = scorer.score_many([segments[i][1] for i in todo], [segments[i][2] for i in todo])
+                for i, s in zip(todo, scores, strict=True):
+                    out[i].scores[label] = s.value
+                    if s.stats is not None:
+                        out[i].stats[label] = s.stats
+                    if s.details:
+                        out[i].details[label] = s.details
         return out
 
 
@@ -86,19 +104,27 @@ def _init_worker(defs: list[ScorerDef], parent: int) -> None:
         _warm_up()
 
 
-def _score_in_worker(target_language: str, text: str, references: tuple[str, ...]) -> ScoredItem:
+def _score_in_worker(segments: list[Segment]) -> list[ScoredItem]:
     assert _worker_book is not None
-    return _worker_book.score(target_language, text, references)
+    return _worker_book.score_many(segments)
 
 
 class ItemScorer:
-    """Scores item outputs; ``workers=0`` scores in this process."""
+    """Scores item outputs; ``workers=0`` scores in this process.
 
-    def __init__(self, defs: Sequence[ScorerDef], workers: int = 0) -> None:
+    With workers, items are scored in batches: whatever arrived while a worker was busy goes to it
+    in one message when it is free, so the pipe and the n-gram counting are paid per batch, not per
+    item (the batch is as small as one item when scoring keeps up).
+    """
+
+    def __init__(self, defs: Sequence[ScorerDef], workers: int = 0, max_batch: int = 256) -> None:
         self._book = _Book(defs)
         self._defs = list(defs)
         self._workers = workers
+        self._max_batch = max_batch
         self._pool: ProcessPoolExecutor | None = None
+        self._queue: list[tuple[Segment, asyncio.Future[ScoredItem]]] = []
+        self._batches: set[asyncio.Task[None]] = set()
         if workers == 0 and _needs_langid(defs):
             # Load the language models in the background while the first requests are in flight.
             threading.Thread(target=_warm_up, name="evalkit-langid-warm-up", daemon=True).start()
@@ -120,21 +146,64 @@ class ItemScorer:
     def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
         return self._book.score(target_language, text, references)
 
+    def score_many(self, segments: Sequence[Segment]) -> list[ScoredItem]:
+        return self._book.score_many(segments)
+
     async def ascore(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
         if not self.pooled:
             return self._book.score(target_language, text, references)
+        future: asyncio.Future[ScoredItem] = asyncio.get_running_loop().create_future()
+        self._queue.append(((target_language, text, tuple(references)), future))
+        self._dispatch()
+        return await future
+
+    def _dispatch(self) -> None:
+        while self._queue and len(self._batches) < max(self._workers, 1):
+            batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
+            task = asyncio.get_running_loop().create_task(self._score_batch(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batches.discard(task)
+        if self._queue:
+            self._dispatch()
+
+    async def _score_batch(self, batch: list[tuple[Segment, asyncio.Future[ScoredItem]]]) -> None:
+        segments = [segment for segment, _ in batch]
+        try:
+            results = await self._score_remotely(segments)
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # every item of the batch gets the error (the runner reports it)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _score_remotely(self, segments: list[Segment]) -> list[ScoredItem]:
+        if not self.pooled:
+            return self._book.score_many(segments)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._ensure_pool(), _score_in_worker, target_language, text,
-                                              tuple(references))
+            return await loop.run_in_executor(self._ensure_pool(), _score_in_worker, segments)
         except BrokenProcessPool:
             # The worker could not start or died (e.g. a script without an ``if __name__ ==
             # "__main__"`` guard re-ran itself under "spawn"): score here for the rest of the run.
             self.close(wait=False)
             self._workers = 0
-            return self._book.score(target_language, text, references)
+            return self._book.score_many(segments)
 
     def close(self, wait: bool = True) -> None:
+        for _, future in self._queue:
+            if not future.done():
+                future.cancel()
+        self._queue = []
         if self._pool is not None:
             pool, self._pool = self._pool, None
             pool.shutdown(wait=wait, cancel_futures=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.errors import MissingDependency
 from evalkit.languages import get_language, is_known
 from evalkit.scoring._base import ItemScore, Kind, Options
+
+if TYPE_CHECKING:
+    from evalkit.scoring._ngrams import IntArray
 
 _TOKENIZER_DEPS = {
     "ja-mecab": (("MeCab", "ipadic"), "pip install 'evalkit[cjk]'  (mecab-python3, ipadic)"),
@@ -28,6 +31,10 @@ def check_tokenizer_available(tokenize: str) -> None:
     for module in modules:
         if importlib.util.find_spec(module) is None:
             raise MissingDependency(f"the {tokenize} tokenizer (module {module})", install)
+
+
+# Below this many single-reference segments, sacrebleu's per-segment counting is as fast.
+BATCH_MIN = 16
 
 
 def _char_split(text: str) -> str:
@@ -78,8 +85,27 @@ class _SacreScorer:
     def score(self, output: str, references: Sequence[str]) -> ItemScore:
         hyps, refs = self._hyp_refs(output, references)
         stats = [float(x) for x in self._metric._extract_corpus_statistics(hyps, refs)[0]]
-        value = float(self._item_metric._compute_score_from_stats(stats).score)
-        return ItemScore(value, stats)
+        return self._item_score(stats)
+
+    def _item_score(self, stats: list[float]) -> ItemScore:
+        return ItemScore(float(self._item_metric._compute_score_from_stats(stats).score), stats)
+
+    def score_many(self, outputs: Sequence[str], references: Sequence[Sequence[str]]) -> list[ItemScore]:
+        """``score`` for each output, with identical results; single-reference segments are counted
+        in one vectorised pass where the metric supports it."""
+        single = [i for i, refs in enumerate(references) if len(refs) == 1]
+        if len(single) < BATCH_MIN:
+            return [self.score(o, r) for o, r in zip(outputs, references, strict=True)]
+        rows = self._batch_stats([outputs[i] for i in single], [references[i][0] for i in single])
+        scored: dict[int, ItemScore] = {}
+        if rows is not None:
+            scored = {i: self._item_score([float(x) for x in row]) for i, row in zip(single, rows.tolist(),
+                                                                                   strict=True)}
+        return [scored[i] if i in scored else self.score(outputs[i], references[i]) for i in range(len(outputs))]
+
+    def _batch_stats(self, hyps: list[str], refs: list[str]) -> IntArray | None:
+        """Sufficient statistics of many single-reference segments at once; None: not supported."""
+        return None
 
     def signature(self, num_refs: int = 1) -> str:
         """sacrebleu's signature for a corpus with ``num_refs`` references per segment (-1: varies)."""
@@ -111,6 +137,18 @@ class BleuScorer(_SacreScorer):
         self._item_metric = BLEU(**common, effective_order=True)  # type: ignore[arg-type]
         self.label = options.label or "bleu"
 
+    def _batch_stats(self, hyps: list[str], refs: list[str]) -> IntArray:
+        # sacrebleu's layout: [hyp length, ref length, matches per order..., hyp n-grams per order...]
+        import numpy as np
+
+        from evalkit.scoring import _ngrams
+
+        metric, n = self._metric, len(hyps)
+        tokens = [metric._preprocess_segment(t).split() for t in [*hyps, *refs]]
+        symbols, lengths, alphabet = _ngrams.token_symbols(tokens)
+        counts = _ngrams.match_counts(symbols, lengths, alphabet, n, metric.max_ngram_order)
+        return np.column_stack([lengths[:n], lengths[n:], counts[:, :, 2], counts[:, :, 0]])
+
 
 class ChrfScorer(_SacreScorer):
     def __init__(self, options: ChrfOptions, language: str) -> None:
@@ -126,6 +164,24 @@ class ChrfScorer(_SacreScorer):
         )
         self._item_metric = self._metric
         self.label = options.label or ("chrf++" if word_order == 2 else "chrf")
+
+    def _batch_stats(self, hyps: list[str], refs: list[str]) -> IntArray:
+        # sacrebleu's layout: [hyp n-grams, ref n-grams, matches] per character order, then per word order.
+        import numpy as np
+
+        from evalkit.scoring import _ngrams
+
+        metric, n = self._metric, len(hyps)
+        texts = [metric._preprocess_segment(t) for t in [*hyps, *refs]]
+        chars = texts if metric.whitespace else ["".join(t.split()) for t in texts]
+        parts = [_ngrams.match_counts(*_ngrams.char_symbols(chars), n, metric.char_order)]
+        if metric.word_order > 0:
+            words = [metric._remove_punctuation(t) for t in texts]
+            parts.append(_ngrams.match_counts(*_ngrams.token_symbols(words), n, metric.word_order))
+        counts = np.concatenate(parts, axis=1)
+        # sacrebleu counts no hypothesis n-grams of an order the reference has none of.
+        counts[:, :, 0] = np.where(counts[:, :, 1] == 0, 0, counts[:, :, 0])
+        return counts.reshape(n, -1)
 
     def _cast(self, stats: Sequence[float]) -> list[Any]:
         return list(stats)

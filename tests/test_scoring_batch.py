@@ -1,0 +1,129 @@
+"""Batch scoring (vectorised n-gram counts, batches sent to the scoring worker) gives exactly what
+scoring one segment at a time through sacrebleu gives."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evalkit.scoring import build_scorer
+from evalkit.scoring._ngrams import char_symbols, match_counts, token_symbols
+from evalkit.scoring._pool import ItemScorer
+
+SAMPLES = {
+    "en": 'The quick brown fox, (jumps) over the lazy dog! It\'s 3.5 km away... "Really?" she asked.',
+    "de": "Größere Straßenbahnen fahren über die Brücke; sie sind schön – oder?",
+    "zh": "今天天气很好，我们去公园散步吧。你觉得怎么样？",
+    "ja": "東京は日本の首都です。明日は雨が降るでしょう。",
+    "ko": "서울은 한국의 수도입니다. 내일은 비가 올 것입니다.",
+    "th": "ภาษาไทยไม่มีการเว้นวรรคระหว่างคำ แต่เว้นระหว่างประโยค",
+    "ar": "اللغة العربية تكتب من اليمين إلى اليسار، أليس كذلك؟",
+    "hi": "हिंदी भारत की एक प्रमुख भाषा है। क्या आप इसे बोलते हैं?",
+    "ru": "Быстрая коричневая лиса прыгает через ленивую собаку.",
+}
+CONFIGS = [("bleu", {}), ("bleu", {"lowercase": True}), ("bleu", {"max_ngram_order": 2}),
+           ("chrf", {}), ("chrf", {"plus": True}), ("chrf", {"whitespace": True, "lowercase": True}),
+           ("chrf", {"char_order": 3, "word_order": 3})]
+
+
+def _mutate(text: str, rng: random.Random) -> str:
+    by_char = rng.random() < 0.3
+    tokens = list(text) if by_char else text.split(" ")
+    out: list[str] = []
+    for token in tokens:
+        r = rng.random()
+        if r < 0.1:
+            continue
+        if r < 0.2:
+            out.append(rng.choice(tokens))
+        out.append(token)
+    if rng.random() < 0.3:
+        rng.shuffle(out)
+    return ("" if by_char else " ").join(out)
+
+
+def _pairs(language: str, n: int = 120) -> tuple[list[str], list[list[str]]]:
+    rng = random.Random(language)
+    text = SAMPLES[language]
+    hyps = [_mutate(text, rng) for _ in range(n)] + [text, "", "", "  ", "x y"]
+    refs = [[_mutate(text, rng)] for _ in range(n)] + [[text], [""], [text], ["a"], [""]]
+    # Some segments with two references: sacrebleu picks the best one per segment.
+    for i in range(0, len(refs), 7):
+        refs[i] = [*refs[i], text]
+    return hyps, refs
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+@pytest.mark.parametrize(("name", "options"), CONFIGS)
+def test_score_many_equals_one_at_a_time(language: str, name: str, options: dict[str, object]) -> None:
+    scorer = build_scorer(name, options, language)
+    hyps, refs = _pairs(language)
+    one = [scorer.score(h, r) for h, r in zip(hyps, refs, strict=True)]
+    assert scorer.score_many(hyps, refs) == one
+
+
+def _brute_force(hyps: list[list[int]], refs: list[list[int]], max_order: int) -> np.ndarray:
+    out = np.zeros((len(hyps), max_order, 3), dtype=np.int64)
+    for s, (h, r) in enumerate(zip(hyps, refs, strict=True)):
+        for n in range(1, max_order + 1):
+            hc = Counter(tuple(h[i:i + n]) for i in range(len(h) - n + 1))
+            rc = Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1))
+            out[s, n - 1] = [sum(hc.values()), sum(rc.values()), sum((hc & rc).values())]
+    return out
+
+
+@pytest.mark.parametrize("alphabet", [3, 200, 5000, 70_000])
+def test_match_counts_equal_counters_for_any_alphabet_size(alphabet: int) -> None:
+    # Large alphabets overflow the packed 64-bit codes and take the re-numbering path.
+    rng = random.Random(alphabet)
+    base = [[rng.randrange(alphabet) for _ in range(rng.randrange(0, 30))] for _ in range(300)]
+    hyps = [[t if rng.random() < 0.8 else rng.randrange(alphabet) for t in seq] for seq in base]
+    symbols, lengths, size = token_symbols([*hyps, *base])
+    got = match_counts(symbols, lengths, size, len(hyps), 8)
+    assert np.array_equal(got, _brute_force(hyps, base, 8))
+
+
+def test_char_symbols_handle_astral_characters_and_empty_texts() -> None:
+    texts = ["a😀b", "😀😀", "😀", ""]  # hypotheses, then references
+    symbols, lengths, size = char_symbols(texts)
+    assert lengths.tolist() == [3, 2, 1, 0]
+    assert size == 3 and len(set(symbols.tolist()[3:])) == 1
+    counts = match_counts(symbols, lengths, size, 2, 2)
+    assert counts[:, 0].tolist() == [[3, 1, 1], [2, 0, 0]]
+
+
+TEXT = st.text(alphabet=st.sampled_from(list("ab .,!?-'() äß中文ไทย\u00a0\t")), max_size=40)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT), min_size=16, max_size=40))
+def test_score_many_equals_sacrebleu_on_arbitrary_text(pairs: list[tuple[str, str]]) -> None:
+    hyps = [h for h, _ in pairs]
+    refs = [[r] for _, r in pairs]
+    for name, options in (("bleu", {}), ("chrf", {"plus": True})):
+        scorer = build_scorer(name, options, "en")
+        assert scorer.score_many(hyps, refs) == [scorer.score(h, r) for h, r in zip(hyps, refs, strict=True)]
+
+
+def test_scoring_worker_batches_equal_in_process_scores() -> None:
+    # TER has no batch path (it loops over sacrebleu); it is here to check the worker keeps scorers
+    # and labels apart. Shuffled Thai characters would make its shift search take a minute.
+    defs = [("bleu", "bleu", {}), ("chrf++", "chrf", {"plus": True}), ("ter", "ter", {}),
+            ("exact_match", "exact_match", {})]
+    segments = [(language, h, tuple(r)) for language in ("de", "zh", "ar")
+                for h, r in zip(*_pairs(language, 60), strict=True)]
+    local, pooled = ItemScorer(defs, workers=0), ItemScorer(defs, workers=1, max_batch=50)
+    try:
+        async def concurrently() -> list[object]:
+            return list(await asyncio.gather(*(pooled.ascore(*s) for s in segments)))
+
+        assert asyncio.run(concurrently()) == [local.score(*s) for s in segments]
+    finally:
+        local.close()
+        pooled.close()
