@@ -127,3 +127,30 @@ def test_scoring_worker_batches_equal_in_process_scores() -> None:
     finally:
         local.close()
         pooled.close()
+
+
+TOKENIZER_TEXT = st.text(alphabet=st.sampled_from(list("ab1-2.,;:!? ()[]{}\"'&<>/\\^_`~|@#$%*+=0\n\t\u00a0é中。")),
+                         max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TOKENIZER_TEXT)
+def test_fast_regexp_tokenizer_equals_sacrebleus(line: str) -> None:
+    from sacrebleu.tokenizers.tokenizer_re import TokenizerRegexp
+
+    from evalkit.scoring._tokenize import FastTokenizerRegexp
+
+    assert FastTokenizerRegexp()(line) == TokenizerRegexp()(line)
+
+
+@pytest.mark.parametrize("tokenize", ["13a", "zh"])
+def test_bleu_uses_the_fast_tokenizer_with_unchanged_signature(tokenize: str) -> None:
+    from sacrebleu.metrics import BLEU
+
+    from evalkit.scoring._tokenize import FastTokenizerRegexp
+
+    scorer = build_scorer("bleu", {"tokenize": tokenize}, "en")
+    assert isinstance(scorer._metric.tokenizer._post_tokenizer, FastTokenizerRegexp)  # type: ignore[attr-defined]
+    reference = BLEU(tokenize=tokenize)
+    reference.num_refs = 1
+    assert scorer.signature() == str(reference.get_signature().format())

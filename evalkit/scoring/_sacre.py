@@ -123,6 +123,8 @@ class BleuScorer(_SacreScorer):
     def __init__(self, options: BleuOptions, language: str) -> None:
         from sacrebleu.metrics import BLEU
 
+        from evalkit.scoring._tokenize import speed_up
+
         tokenize = options.tokenize or default_tokenizer(language)
         check_tokenizer_available(tokenize)
         common = dict(
@@ -133,6 +135,7 @@ class BleuScorer(_SacreScorer):
             max_ngram_order=options.max_ngram_order,
         )
         self._metric = BLEU(**common)  # type: ignore[arg-type]
+        speed_up(self._metric)
         # A single sentence uses effective order, as sacrebleu's sentence_bleu does.
         self._item_metric = BLEU(**common, effective_order=True)  # type: ignore[arg-type]
         self.label = options.label or "bleu"
