@@ -14,9 +14,12 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from time import time
 from typing import Any
+
+from pydantic_core import from_json
 
 from evalkit.providers import Completion, Usage
 
@@ -40,14 +43,51 @@ def default_cache_path() -> Path:
     return Path(root) / "responses.sqlite"
 
 
+# What json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":")) builds for every call:
+# built once, the keys are the same text (and so the same hashes) without the per-call set-up.
+_KEY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+LOOKUP_BATCH = 500  # keys per SELECT ... IN (...): below SQLite's smallest limit on bound parameters (999)
+
+
 def cache_key(base_url: str, model: str, params: dict[str, Any], messages: Any, repeat: int) -> str:
-    material = json.dumps(
-        {"base_url": base_url.rstrip("/"), "model": model, "params": params, "messages": messages, "repeat": repeat},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+    material = _KEY_JSON.encode(
+        {"base_url": base_url.rstrip("/"), "model": model, "params": params, "messages": messages, "repeat": repeat}
     )
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _loads(text: str) -> Any:
+    """json.loads, faster: pydantic-core's parser (same values, floats included), json's on anything it refuses."""
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
+
+
+def _completion(body: str) -> Completion | None:
+    """A stored response, or None when the entry is damaged (then it is treated as absent and overwritten)."""
+    try:
+        d = _loads(body)
+        return Completion(
+            text=d["text"],
+            finish_reason=d.get("finish_reason"),
+            usage=Usage(**d.get("usage", {})),
+            response_id=d.get("response_id"),
+            latency_ms=float(d.get("latency_ms", 0.0)),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _scores_body(body: str) -> dict[str, Any] | None:
+    """Stored item scores, or None when the entry is damaged or incomplete (then they are computed again)."""
+    try:
+        d = _loads(body)
+    except ValueError:
+        return None
+    if not isinstance(d, dict) or not all(isinstance(d.get(part), dict) for part in ("scores", "stats", "details")):
+        return None
+    return d
 
 
 class ResponseCache:
@@ -63,23 +103,21 @@ class ResponseCache:
 
     def get(self, key: str) -> Completion | None:
         row = self._db.execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        completion = _completion(row[0]) if row is not None else None
+        if completion is None:
             self.misses += 1
-            return None
-        try:
-            d = json.loads(row[0])
-            completion = Completion(
-                text=d["text"],
-                finish_reason=d.get("finish_reason"),
-                usage=Usage(**d.get("usage", {})),
-                response_id=d.get("response_id"),
-                latency_ms=float(d.get("latency_ms", 0.0)),
-            )
-        except (json.JSONDecodeError, KeyError, TypeError):
-            self.misses += 1
-            return None  # a damaged entry is treated as absent and overwritten
-        self.hits += 1
+        else:
+            self.hits += 1
         return completion
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+        """``get`` for many keys in few queries: the responses found, by key (damaged entries left out)."""
+        wanted = list(keys)
+        found = {key: c for key, body in self._bodies("responses", wanted) if (c := _completion(body)) is not None}
+        hits = sum(key in found for key in wanted)
+        self.hits += hits
+        self.misses += len(wanted) - hits
+        return found
 
     def put(self, key: str, completion: Completion) -> None:
         body = json.dumps(
@@ -95,14 +133,22 @@ class ResponseCache:
         self._db.execute("INSERT OR REPLACE INTO responses (key, created, body) VALUES (?, ?, ?)", (key, time(), body))
 
     def get_scores(self, key: str) -> dict[str, Any] | None:
+        """``{"scores": ..., "stats": ..., "details": ...}`` as stored by ``put_scores``, or None."""
         row = self._db.execute("SELECT body FROM scores WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        try:
-            body = json.loads(row[0])
-        except json.JSONDecodeError:
-            return None
-        return body if isinstance(body, dict) else None
+        return _scores_body(row[0]) if row is not None else None
+
+    def get_scores_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """``get_scores`` for many keys in few queries: the scores found, by key."""
+        return {key: d for key, body in self._bodies("scores", keys) if (d := _scores_body(body)) is not None}
+
+    def _bodies(self, table: str, keys: Iterable[str]) -> list[tuple[str, str]]:
+        unique = list(dict.fromkeys(keys))
+        rows: list[tuple[str, str]] = []
+        for start in range(0, len(unique), LOOKUP_BATCH):
+            part = unique[start:start + LOOKUP_BATCH]
+            marks = ",".join("?" * len(part))
+            rows.extend(self._db.execute(f"SELECT key, body FROM {table} WHERE key IN ({marks})", part))
+        return rows
 
     def put_scores(self, key: str, body: dict[str, Any]) -> None:
         self._db.execute("INSERT OR REPLACE INTO scores (key, body) VALUES (?, ?)",
@@ -113,10 +159,7 @@ class ResponseCache:
 
 
 def score_key(versions: str, scorers: Any, target_language: str, output: str, references: Any) -> str:
-    material = json.dumps(
-        {"versions": versions, "scorers": scorers, "target": target_language, "output": output, "refs": references},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+    material = _KEY_JSON.encode(
+        {"versions": versions, "scorers": scorers, "target": target_language, "output": output, "refs": references}
     )
     return hashlib.sha256(material.encode()).hexdigest()

@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,26 @@ from evalkit.validate import check_static
 
 MIN_ITEMS_BEFORE_ABORT = 10
 KEEP_RENDERED_ITEMS = 20_000
+HIT_BATCH = 256  # items looked up in the cache together; their cache hits are written without a request
 
 
 class _Unfinished(Exception):
     """A stop was requested before this item got an answer: it is left for the resume."""
+
+
+@dataclass(frozen=True)
+class _Todo:
+    """An item for the request path: its cache key and, when only its scores are missing, its cached response."""
+
+    item: Item
+    key: str
+    completion: Completion | None = None
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 @dataclass
@@ -208,6 +225,49 @@ class Run:
             if item.item_id not in done:
                 yield item
 
+    def _response_key(self, item: Item) -> str:
+        return cache_key(self.endpoint, self.model.name, self.params, item.messages, item.repeat)
+
+    def _serve(self, items: Iterator[Item], cache: ResponseCache | None,
+               writer: ResultsWriter) -> Iterator[_Todo | None]:
+        """The workers' queue. With a cache, items are looked up a batch at a time and those whose response
+        and scores are both cached are written here and then, without a request, a task or the limiter; the
+        rest are handed on. ``None`` after each batch lets the worker that asked yield to the event loop."""
+        if cache is None:
+            for item in items:
+                yield _Todo(item, self._response_key(item))
+            return
+        for batch in _batches(items, HIT_BATCH):
+            yield from self._serve_batch(batch, cache, writer)
+            yield None
+
+    def _serve_batch(self, batch: list[Item], cache: ResponseCache, writer: ResultsWriter) -> Iterator[_Todo]:
+        keys = [self._response_key(item) for item in batch]
+        responses = cache.get_many(keys)
+        score_keys = [
+            score_key(self.score_versions, self.scorer_defs, item.target_language, responses[key].text,
+                      item.references) if key in responses else None
+            for item, key in zip(batch, keys, strict=True)
+        ]
+        scores = cache.get_scores_many(k for k in score_keys if k is not None)
+        for item, key, skey in zip(batch, keys, score_keys, strict=True):
+            completion = responses.get(key)
+            hit = scores.get(skey) if skey is not None else None
+            if completion is not None and hit is not None:
+                self._write_hit(item, completion, hit, writer)
+            else:
+                yield _Todo(item, key, completion)
+
+    def _write_hit(self, item: Item, completion: Completion, scores: dict[str, Any], writer: ResultsWriter) -> None:
+        """An item answered and scored from the cache: its line, counted as ``_finish_item`` counts it."""
+        result = self._answered(item, completion, None, 0, cached=True)
+        result.scores, result.stats, result.details = scores["scores"], scores["stats"], scores["details"]
+        writer.write(result)
+        self.counts["done"] += 1
+        self.counts["cached"] += 1
+        if self.options.progress:
+            self.options.progress(self.counts["done"], self.counts["todo"], self.counts)
+
     async def _request(self, provider: Provider, limiter: AdaptiveLimiter, item: Item) -> tuple[
         Completion | None, ProviderError | None, int
     ]:
@@ -242,8 +302,9 @@ class Run:
             return False
         return True
 
-    async def _result(self, item: Item, completion: Completion | None, error: ProviderError | None,
-                      attempts: int, cached: bool, cache: ResponseCache | None) -> ItemResult:
+    def _answered(self, item: Item, completion: Completion | None, error: ProviderError | None,
+                  attempts: int, cached: bool) -> ItemResult:
+        """An item's result line, all but its scores."""
         result = ItemResult(
             item_id=item.item_id,
             case_id=item.case_id,
@@ -266,7 +327,13 @@ class Run:
         result.usage = UsageInfo(**completion.usage.__dict__)
         result.latency_ms = round(completion.latency_ms, 2)
         result.response_id = completion.response_id
-        result.scores, result.stats, result.details = await self._scores(item, completion.text, cache)
+        return result
+
+    async def _result(self, item: Item, completion: Completion | None, error: ProviderError | None,
+                      attempts: int, cached: bool, cache: ResponseCache | None) -> ItemResult:
+        result = self._answered(item, completion, error, attempts, cached)
+        if result.error is None and completion is not None:
+            result.scores, result.stats, result.details = await self._scores(item, completion.text, cache)
         return result
 
     async def _scores(self, item: Item, text: str, cache: ResponseCache | None) -> tuple[
@@ -284,22 +351,26 @@ class Run:
             cache.put_scores(key, {"scores": scored.scores, "stats": scored.stats, "details": scored.details})
         return scored.scores, scored.stats, scored.details
 
-    async def _worker(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
+    async def _worker(self, items: Iterator[_Todo | None], provider: Provider, limiter: AdaptiveLimiter,
                       cache: ResponseCache | None, writer: ResultsWriter) -> None:
         try:
             await self._work(items, provider, limiter, cache, writer)
         except Exception as exc:  # a bug: stop every worker, keep what was written, report it
             self._stop_with(exc)
 
-    async def _work(self, items: Iterator[Item], provider: Provider, limiter: AdaptiveLimiter,
+    async def _work(self, items: Iterator[_Todo | None], provider: Provider, limiter: AdaptiveLimiter,
                     cache: ResponseCache | None, writer: ResultsWriter) -> None:
         while not self.stop.is_set():
             try:
-                item = next(items)
+                todo = next(items)
             except StopIteration:
                 return
-            key = cache_key(self.endpoint, self.model.name, self.params, item.messages, item.repeat)
-            completion = cache.get(key) if cache else None
+            if todo is None:  # a batch of cache hits was written: let signals and the other workers in
+                await asyncio.sleep(0)
+                continue
+            item, key, completion = todo.item, todo.key, todo.completion
+            if completion is None and cache is not None:
+                completion = cache.get(key)  # the same request may have been answered since the batch look-up
             cached = completion is not None
             error: ProviderError | None = None
             attempts = 0
@@ -389,7 +460,7 @@ class Run:
         limiter = self.limiter = AdaptiveLimiter(cap)
         cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         writer = ResultsWriter(results_path)
-        items = self._pending(done, kept)
+        items = self._serve(self._pending(done, kept), cache, writer)
         interrupted = False
         self.item_scorer = ItemScorer(self.scorer_defs, default_workers(self.counts["todo"], self.scorer_defs))
         try:
