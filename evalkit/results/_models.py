@@ -37,7 +37,8 @@ class ItemResult(_Model):
     repeat: int = 0
     target_language: str
     messages: list[dict[str, str]]
-    references: list[str] = []
+    # Mutable defaults as factories: pydantic deep-copies a literal {} or [] for every instance.
+    references: list[str] = Field(default_factory=list)
     output: str | None = None
     finish_reason: str | None = None
     truncated: bool = False
@@ -47,9 +48,9 @@ class ItemResult(_Model):
     cached: bool = False
     attempts: int = 1
     error: ErrorInfo | None = None
-    scores: dict[str, float | None] = {}
-    stats: dict[str, list[float]] = {}  # sacrebleu sufficient statistics per corpus metric
-    details: dict[str, dict[str, Any]] = {}  # per scorer (e.g. detected language)
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    stats: dict[str, list[float]] = Field(default_factory=dict)  # sacrebleu sufficient statistics per corpus metric
+    details: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per scorer (e.g. detected language)
 
     @property
     def ok(self) -> bool:
