@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from time import time
 from typing import Any
@@ -56,6 +56,33 @@ def cache_key(base_url: str, model: str, params: dict[str, Any], messages: Any, 
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def response_keys(base_url: str, model: str, params: dict[str, Any]) -> Callable[[Any, int], str]:
+    """``cache_key`` with its first three arguments fixed: the same keys, their part of the material encoded once
+    (the material's keys are sorted: base_url, messages, model, params, repeat)."""
+    encode = _KEY_JSON.encode
+    head = '{"base_url":' + encode(base_url.rstrip("/")) + ',"messages":'
+    middle = ',"model":' + encode(model) + ',"params":' + encode(params) + ',"repeat":'
+
+    def key(messages: Any, repeat: int) -> str:
+        return hashlib.sha256((head + encode(messages) + middle + encode(repeat) + "}").encode()).hexdigest()
+
+    return key
+
+
+def score_keys(versions: str, scorers: Any) -> Callable[[str, str, Any], str]:
+    """``score_key`` with its first two arguments fixed: the same keys, their part of the material encoded once
+    (the material's keys are sorted: output, refs, scorers, target, versions)."""
+    encode = _KEY_JSON.encode
+    middle = ',"scorers":' + encode(scorers) + ',"target":'
+    tail = ',"versions":' + encode(versions) + "}"
+
+    def key(target_language: str, output: str, references: Any) -> str:
+        material = '{"output":' + encode(output) + ',"refs":' + encode(references) + middle + encode(target_language)
+        return hashlib.sha256((material + tail).encode()).hexdigest()
+
+    return key
+
+
 def _loads(text: str) -> Any:
     """json.loads, faster: pydantic-core's parser (same values, floats included), json's on anything it refuses."""
     try:
@@ -85,9 +112,10 @@ def _scores_body(body: str) -> dict[str, Any] | None:
         d = _loads(body)
     except ValueError:
         return None
-    if not isinstance(d, dict) or not all(isinstance(d.get(part), dict) for part in ("scores", "stats", "details")):
-        return None
-    return d
+    if isinstance(d, dict) and isinstance(d.get("scores"), dict) and isinstance(d.get("stats"), dict) \
+            and isinstance(d.get("details"), dict):
+        return d
+    return None
 
 
 class ResponseCache:

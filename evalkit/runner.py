@@ -17,12 +17,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
-from evalkit.cache import ResponseCache, cache_key, default_cache_path, score_key
+from evalkit.cache import ResponseCache, default_cache_path, response_keys, score_key, score_keys
 from evalkit.errors import AuthError, ProviderError, SuiteError, TooManyErrors, UsageError
 from evalkit.items import Item, Planner, Selection
 from evalkit.providers import AdaptiveLimiter, Completion, Provider, Request, RetryPolicy, make_provider
@@ -225,8 +226,15 @@ class Run:
             if item.item_id not in done:
                 yield item
 
-    def _response_key(self, item: Item) -> str:
-        return cache_key(self.endpoint, self.model.name, self.params, item.messages, item.repeat)
+    @cached_property
+    def _response_key(self) -> Callable[[Any, int], str]:
+        """``cache_key`` for this run's endpoint, model and parameters."""
+        return response_keys(self.endpoint, self.model.name, self.params)
+
+    @cached_property
+    def _score_key(self) -> Callable[[str, str, Any], str]:
+        """``score_key`` for this run's versions and scorers."""
+        return score_keys(self.score_versions, self.scorer_defs)
 
     def _serve(self, items: Iterator[Item], cache: ResponseCache | None,
                writer: ResultsWriter) -> Iterator[_Todo | None]:
@@ -235,22 +243,21 @@ class Run:
         rest are handed on. ``None`` after each batch lets the worker that asked yield to the event loop."""
         if cache is None:
             for item in items:
-                yield _Todo(item, self._response_key(item))
+                yield _Todo(item, self._response_key(item.messages, item.repeat))
             return
         for batch in _batches(items, HIT_BATCH):
             yield from self._serve_batch(batch, cache, writer)
             yield None
 
     def _serve_batch(self, batch: list[Item], cache: ResponseCache, writer: ResultsWriter) -> Iterator[_Todo]:
-        keys = [self._response_key(item) for item in batch]
+        keys = [self._response_key(item.messages, item.repeat) for item in batch]
         responses = cache.get_many(keys)
-        score_keys = [
-            score_key(self.score_versions, self.scorer_defs, item.target_language, responses[key].text,
-                      item.references) if key in responses else None
+        skeys = [
+            self._score_key(item.target_language, responses[key].text, item.references) if key in responses else None
             for item, key in zip(batch, keys, strict=True)
         ]
-        scores = cache.get_scores_many(k for k in score_keys if k is not None)
-        for item, key, skey in zip(batch, keys, score_keys, strict=True):
+        scores = cache.get_scores_many(k for k in skeys if k is not None)
+        for item, key, skey in zip(batch, keys, skeys, strict=True):
             completion = responses.get(key)
             hit = scores.get(skey) if skey is not None else None
             if completion is not None and hit is not None:

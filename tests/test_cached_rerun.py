@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from helpers import run_cli, write_suite
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evalkit.runner
-from evalkit.cache import cache_key, score_key
+from evalkit.cache import cache_key, response_keys, score_key, score_keys
 from evalkit.results import read_manifest, read_summary
 from evalkit.testing import FakeOpenAIServer
 
@@ -133,8 +135,36 @@ def test_cache_keys_do_not_change() -> None:
     messages = ({"role": "system", "content": "Sei präzise."},
                 {"role": "user", "content": 'Übersetze: "Guten Morgen" 早上好'})
     params = {"temperature": 0, "max_tokens": 32, "seed": 1}
-    assert cache_key("http://127.0.0.1:8000/v1/", "test-model", params, messages, 2) == (
-        "8f6cb3786d9abaff15b0ed3c5a641c3be2f4708b9cebc3cd02857aeb0021f61a")
+    expected = "8f6cb3786d9abaff15b0ed3c5a641c3be2f4708b9cebc3cd02857aeb0021f61a"
+    assert cache_key("http://127.0.0.1:8000/v1/", "test-model", params, messages, 2) == expected
+    assert response_keys("http://127.0.0.1:8000/v1/", "test-model", params)(messages, 2) == expected
     scorers = [("bleu", "bleu", {}), ("chrf++", "chrf", {"plus": True}), ("ter", "ter", {})]
-    assert score_key("evalkit 0.1.0, sacrebleu 2.4.3", scorers, "zh", '早上好 "x"', ("早上好", "Guten Morgen")) == (
-        "431b00eea4a1b176bf540807d120c99e125ae425a89f1a128ca767405e807ecf")
+    expected = "431b00eea4a1b176bf540807d120c99e125ae425a89f1a128ca767405e807ecf"
+    refs = ("早上好", "Guten Morgen")
+    assert score_key("evalkit 0.1.0, sacrebleu 2.4.3", scorers, "zh", '早上好 "x"', refs) == expected
+    assert score_keys("evalkit 0.1.0, sacrebleu 2.4.3", scorers)("zh", '早上好 "x"', refs) == expected
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT)
+PARAMS = st.dictionaries(TEXT, st.one_of(SCALAR, st.lists(SCALAR, max_size=3)), max_size=4)
+MESSAGES = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]), "content": TEXT}),
+                    min_size=1, max_size=3).map(tuple)
+SCORERS = st.lists(st.tuples(TEXT, TEXT, PARAMS), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base_url=st.one_of(TEXT, st.sampled_from(["http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1/", "x//"])),
+       model=TEXT, params=PARAMS, messages=MESSAGES, repeat=st.integers(0, 1000))
+def test_response_keys_are_cache_keys(base_url: str, model: str, params: dict[str, Any],
+                                      messages: tuple[dict[str, str], ...], repeat: int) -> None:
+    assert response_keys(base_url, model, params)(messages, repeat) == cache_key(base_url, model, params, messages,
+                                                                                 repeat)
+
+
+@settings(max_examples=300, deadline=None)
+@given(versions=TEXT, scorers=SCORERS, target=TEXT, output=TEXT, references=st.lists(TEXT, max_size=3).map(tuple))
+def test_score_keys_are_score_keys(versions: str, scorers: list[Any], target: str, output: str,
+                                   references: tuple[str, ...]) -> None:
+    assert score_keys(versions, scorers)(target, output, references) == score_key(versions, scorers, target, output,
+                                                                                  references)
