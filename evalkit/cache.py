@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring
 from pathlib import Path
 from time import time
 from typing import Any
@@ -56,6 +57,30 @@ def cache_key(base_url: str, model: str, params: dict[str, Any], messages: Any, 
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def _encode_messages(messages: Any) -> str:
+    """``_KEY_JSON.encode(messages)`` for a sequence of {"role", "content"} string pairs, written directly
+    (sorted keys: content, role); anything else through the encoder."""
+    if isinstance(messages, tuple | list):
+        parts = []
+        for m in messages:
+            if type(m) is not dict or len(m) != 2:
+                break
+            content, role = m.get("content"), m.get("role")
+            if type(content) is not str or type(role) is not str:
+                break
+            parts.append('{"content":' + encode_basestring(content) + ',"role":' + encode_basestring(role) + "}")
+        else:
+            return "[" + ",".join(parts) + "]"
+    return _KEY_JSON.encode(messages)
+
+
+def _encode_strings(values: Any) -> str:
+    """``_KEY_JSON.encode(values)`` for a sequence of strings, written directly; anything else through the encoder."""
+    if isinstance(values, tuple | list) and all(type(v) is str for v in values):
+        return "[" + ",".join(map(encode_basestring, values)) + "]"
+    return _KEY_JSON.encode(values)
+
+
 def response_keys(base_url: str, model: str, params: dict[str, Any]) -> Callable[[Any, int], str]:
     """``cache_key`` with its first three arguments fixed: the same keys, their part of the material encoded once
     (the material's keys are sorted: base_url, messages, model, params, repeat)."""
@@ -64,7 +89,8 @@ def response_keys(base_url: str, model: str, params: dict[str, Any]) -> Callable
     middle = ',"model":' + encode(model) + ',"params":' + encode(params) + ',"repeat":'
 
     def key(messages: Any, repeat: int) -> str:
-        return hashlib.sha256((head + encode(messages) + middle + encode(repeat) + "}").encode()).hexdigest()
+        material = head + _encode_messages(messages) + middle + encode(repeat) + "}"
+        return hashlib.sha256(material.encode()).hexdigest()
 
     return key
 
@@ -77,7 +103,8 @@ def score_keys(versions: str, scorers: Any) -> Callable[[str, str, Any], str]:
     tail = ',"versions":' + encode(versions) + "}"
 
     def key(target_language: str, output: str, references: Any) -> str:
-        material = '{"output":' + encode(output) + ',"refs":' + encode(references) + middle + encode(target_language)
+        material = '{"output":' + encode(output) + ',"refs":' + _encode_strings(references) + middle \
+            + encode(target_language)
         return hashlib.sha256((material + tail).encode()).hexdigest()
 
     return key

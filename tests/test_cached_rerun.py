@@ -148,23 +148,29 @@ def test_cache_keys_do_not_change() -> None:
 TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT)
 PARAMS = st.dictionaries(TEXT, st.one_of(SCALAR, st.lists(SCALAR, max_size=3)), max_size=4)
-MESSAGES = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]), "content": TEXT}),
-                    min_size=1, max_size=3).map(tuple)
+CHAT = st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]), "content": TEXT})
+OTHER = st.one_of(st.dictionaries(TEXT, SCALAR, max_size=3), SCALAR,  # not plain chat turns
+                  st.fixed_dictionaries({"role": TEXT, "content": SCALAR}),
+                  st.fixed_dictionaries({"role": TEXT, "content": TEXT, "name": TEXT}))
+MESSAGES = st.one_of(st.lists(CHAT, max_size=3).map(tuple), st.lists(st.one_of(CHAT, OTHER), max_size=3),
+                     PARAMS, SCALAR)
+REFERENCES = st.one_of(st.lists(TEXT, max_size=3).map(tuple), st.lists(TEXT, max_size=2),
+                       st.lists(st.one_of(TEXT, SCALAR), max_size=3).map(tuple), SCALAR)
 SCORERS = st.lists(st.tuples(TEXT, TEXT, PARAMS), max_size=3)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(base_url=st.one_of(TEXT, st.sampled_from(["http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1/", "x//"])),
        model=TEXT, params=PARAMS, messages=MESSAGES, repeat=st.integers(0, 1000))
-def test_response_keys_are_cache_keys(base_url: str, model: str, params: dict[str, Any],
-                                      messages: tuple[dict[str, str], ...], repeat: int) -> None:
+def test_response_keys_are_cache_keys(base_url: str, model: str, params: dict[str, Any], messages: Any,
+                                      repeat: int) -> None:
     assert response_keys(base_url, model, params)(messages, repeat) == cache_key(base_url, model, params, messages,
                                                                                  repeat)
 
 
-@settings(max_examples=300, deadline=None)
-@given(versions=TEXT, scorers=SCORERS, target=TEXT, output=TEXT, references=st.lists(TEXT, max_size=3).map(tuple))
+@settings(max_examples=500, deadline=None)
+@given(versions=TEXT, scorers=SCORERS, target=TEXT, output=TEXT, references=REFERENCES)
 def test_score_keys_are_score_keys(versions: str, scorers: list[Any], target: str, output: str,
-                                   references: tuple[str, ...]) -> None:
+                                   references: Any) -> None:
     assert score_keys(versions, scorers)(target, output, references) == score_key(versions, scorers, target, output,
                                                                                   references)
