@@ -154,3 +154,43 @@ def test_bleu_uses_the_fast_tokenizer_with_unchanged_signature(tokenize: str) ->
     reference = BLEU(tokenize=tokenize)
     reference.num_refs = 1
     assert scorer.signature() == str(reference.get_signature().format())
+
+
+def _ter_pairs(seed: int, n: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    vocab = "a b c d e f g h the of and , . ! ? x1 y2 z3 Ab ÄB".split()
+
+    def seg(n: int) -> str:
+        return " ".join(rng.choice(vocab) for _ in range(n))
+
+    pairs = []
+    for _ in range(n):
+        ref = seg(rng.randint(0, 30))
+        words = ref.split()
+        kind = rng.random()
+        if kind < 0.3:
+            rng.shuffle(words)  # many shifts
+        elif kind < 0.6:
+            words = [w if rng.random() < 0.7 else rng.choice(vocab) for w in words]
+        elif kind < 0.7:
+            words = words[: len(words) // 2]
+        pairs.append((" ".join(words), ref))
+    # Degenerate length ratios widen sacrebleu's beam; empty sides have special cases.
+    pairs += [("a", seg(200)), (seg(200), "a"), ("", "a b"), ("a b", ""), ("", ""),
+              (seg(120), seg(5)), (seg(3), seg(150))]
+    return pairs
+
+
+@pytest.mark.parametrize("options", [{}, {"normalized": True}, {"no_punct": True}, {"case_sensitive": True},
+                                     {"asian_support": True, "normalized": True}])
+def test_ter_statistics_equal_sacrebleus(options: dict[str, bool]) -> None:
+    from sacrebleu.metrics import TER
+
+    scorer = build_scorer("ter", options, "en")
+    reference = TER(**options)
+    for hyp, ref in _ter_pairs(len(options), 150 if not options else 40):
+        expected = [float(x) for x in reference._extract_corpus_statistics([hyp], [[ref]])[0]]
+        assert scorer.score(hyp, [ref]).stats == expected, (hyp, ref)
+    # several references: the fewest edits, the mean reference length
+    expected = [float(x) for x in reference._extract_corpus_statistics(["a b c"], [["c b a"], ["a b"], [""]])[0]]
+    assert scorer.score("a b c", ["c b a", "a b", ""]).stats == expected

@@ -210,5 +210,11 @@ class TerScorer(_SacreScorer):
         self._item_metric = self._metric
         self.label = options.label or "ter"
 
+    def score(self, output: str, references: Sequence[str]) -> ItemScore:
+        from evalkit.scoring._ter import ter_statistics
+
+        hyps, refs = self._hyp_refs(output, references)
+        return self._item_score(ter_statistics(self._metric, hyps[0], [r[0] for r in refs]))
+
     def _cast(self, stats: Sequence[float]) -> list[Any]:
         return list(stats)
