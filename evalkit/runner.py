@@ -238,9 +238,9 @@ class Run:
 
     def _serve(self, items: Iterator[Item], cache: ResponseCache | None,
                writer: ResultsWriter) -> Iterator[_Todo | None]:
-        """The workers' queue. With a cache, items are looked up a batch at a time and those whose response
-        and scores are both cached are written here and then, without a request, a task or the limiter; the
-        rest are handed on. ``None`` after each batch lets the worker that asked yield to the event loop."""
+        """The workers' queue. With a cache, items are looked up a batch at a time; those whose response and
+        scores are both cached are written right here, without a request, a task or the limiter, and the rest
+        are handed on. ``None`` after each batch lets the worker that asked yield to the event loop."""
         if cache is None:
             for item in items:
                 yield _Todo(item, self._response_key(item.messages, item.repeat))
