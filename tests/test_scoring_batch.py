@@ -194,3 +194,14 @@ def test_ter_statistics_equal_sacrebleus(options: dict[str, bool]) -> None:
     # several references: the fewest edits, the mean reference length
     expected = [float(x) for x in reference._extract_corpus_statistics(["a b c"], [["c b a"], ["a b"], [""]])[0]]
     assert scorer.score("a b c", ["c b a", "a b", ""]).stats == expected
+
+
+def test_a_large_batch_split_among_workers_keeps_order_and_scores() -> None:
+    defs = [("bleu", "bleu", {}), ("chrf", "chrf", {}), ("exact_match", "exact_match", {})]
+    segments = [(language, h, tuple(r)) for language in ("de", "ja")
+                for h, r in zip(*_pairs(language, 40), strict=True)]
+    pooled = ItemScorer(defs, workers=2, max_batch=8)  # 90 segments >= 2 x 8: split into 4 chunks
+    try:
+        assert pooled.score_many(segments) == ItemScorer(defs).score_many(segments)
+    finally:
+        pooled.close()

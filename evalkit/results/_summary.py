@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from evalkit.results._models import (
     Counts,
@@ -21,7 +19,11 @@ from evalkit.results._models import (
 )
 from evalkit.scoring import Scorer, build_scorer
 
-ScoreFn = Callable[[np.ndarray], float]
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where it is used: a run starts sending requests before it is needed.
+ScoreFn = Callable[["np.ndarray"], float]
 
 BOOTSTRAP_RESAMPLES = 1000
 
@@ -79,6 +81,8 @@ class ScorerBook:
             return corpus_score_fn(metric)
 
         def score(summed: np.ndarray) -> float:
+            import numpy as np
+
             return scorer.corpus_score(np.asarray(summed, dtype=float).tolist())
 
         return score
@@ -115,6 +119,8 @@ def corpus_cell(
     num_refs: set[int],
     seed: int = 0,
 ) -> MetricCell:
+    import numpy as np
+
     from evalkit.stats import bootstrap_ci
 
     stats = np.asarray(rows, dtype=float)

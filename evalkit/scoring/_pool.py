@@ -147,7 +147,17 @@ class ItemScorer:
         return self._book.score(target_language, text, references)
 
     def score_many(self, segments: Sequence[Segment]) -> list[ScoredItem]:
-        return self._book.score_many(segments)
+        """Score a batch now; with workers, a large batch is split among them."""
+        if not self.pooled or len(segments) < 2 * self._max_batch:
+            return self._book.score_many(segments)
+        size = -(-len(segments) // (2 * self._workers))  # two chunks per worker evens out uneven chunks
+        chunks = [list(segments[i:i + size]) for i in range(0, len(segments), size)]
+        try:
+            return [item for chunk in self._ensure_pool().map(_score_in_worker, chunks) for item in chunk]
+        except BrokenProcessPool:
+            self.close(wait=False)
+            self._workers = 0
+            return self._book.score_many(segments)
 
     async def ascore(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
         if not self.pooled:
