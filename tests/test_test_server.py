@@ -91,6 +91,20 @@ def test_reply_has_the_openai_chat_completion_shape(client: httpx.Client) -> Non
     assert client.post("/chat/completions", json=chat()).json()["id"] != data["id"]
 
 
+def test_stats_time_the_first_request_and_the_last_answer(fake_server: FakeOpenAIServer,
+                                                          client: httpx.Client) -> None:
+    assert fake_server.stats()["first_arrival"] is None
+    before = time.time()
+    client.post("/chat/completions", json=chat())
+    client.post("/chat/completions", json=chat("again"))
+    after = time.time()
+    stats = client.get(fake_server.url + "/_evalkit/stats").json()
+    assert stats["count"] == 2
+    assert before <= stats["first_arrival"] <= stats["last_answer"] <= after
+    fake_server.reset()
+    assert fake_server.stats()["first_arrival"] is None and fake_server.stats()["last_answer"] is None
+
+
 def test_models_health_and_unknown_paths(fake_server: FakeOpenAIServer, client: httpx.Client) -> None:
     models = client.get("/models").json()
     assert models["object"] == "list"
@@ -435,7 +449,9 @@ def test_control_endpoints(fake_server: FakeOpenAIServer, client: httpx.Client) 
     root = fake_server.url
     assert client.put(root + "/_evalkit/faults", json=[{"kind": "502", "attempts": [1]}]).status_code == 200
     assert client.post("/chat/completions", json=chat()).status_code == 502
-    assert client.get(root + "/_evalkit/stats").json() == {"count": 1, "peak_concurrency": 1, "in_flight": 0}
+    stats = client.get(root + "/_evalkit/stats").json()
+    assert {k: stats[k] for k in ("count", "peak_concurrency", "in_flight")} == {"count": 1, "peak_concurrency": 1,
+                                                                                 "in_flight": 0}
     assert client.post(root + "/_evalkit/reset").status_code == 200
     assert fake_server.count == 0
     assert client.put(root + "/_evalkit/faults", json=[{"kind": "nope"}]).status_code == 400

@@ -272,6 +272,8 @@ class FakeOpenAIServer:
         self._count = 0
         self._in_flight = 0
         self._peak = 0
+        self._first_arrival: float | None = None  # wall clock of the first chat request since reset
+        self._last_answer: float | None = None  # wall clock when the latest chat request was done
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(6)
         self._port: int | None = None
@@ -333,13 +335,16 @@ class FakeOpenAIServer:
             self._records.clear()
             self._count = 0
             self._peak = self._in_flight
+            self._first_arrival = self._last_answer = None
             self._attempts.clear()
             self._fault_hits = [0] * len(self._faults)
 
-    def stats(self) -> dict[str, int]:
-        """``count``, ``peak_concurrency`` and ``in_flight`` in one dict."""
+    def stats(self) -> dict[str, float | int | None]:
+        """``count``, ``peak_concurrency``, ``in_flight``, and the wall-clock times (``time.time()``) of
+        the first chat request's arrival and of the latest answer, in one dict."""
         with self._lock:
-            return {"count": self._count, "peak_concurrency": self._peak, "in_flight": self._in_flight}
+            return {"count": self._count, "peak_concurrency": self._peak, "in_flight": self._in_flight,
+                    "first_arrival": self._first_arrival, "last_answer": self._last_answer}
 
     # -- addresses ------------------------------------------------------------------------------
 
@@ -520,11 +525,14 @@ class FakeOpenAIServer:
             self._in_flight += 1
             if self._in_flight > self._peak:
                 self._peak = self._in_flight
+            if self._first_arrival is None:
+                self._first_arrival = arrived
         try:
             return await self._chat(request, arrived)
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._last_answer = time.time()
 
     async def _chat(self, request: web.Request, arrived: float) -> web.StreamResponse:
         auth = self._auth(request)
