@@ -474,10 +474,14 @@ class Run:
             workers = [
                 asyncio.create_task(self._worker(items, provider, limiter, cache, writer)) for _ in range(cap)
             ]
+            # The summary's libraries (numpy, statistics) load while the first answers are awaited.
+            asyncio.get_running_loop().call_later(0.05, _preload_summary_libraries)
             results = await asyncio.gather(*workers, return_exceptions=True)
             # Items handed to the scoring worker are still being scored: wait for them (nothing is lost).
             while self._scoring_tasks:
                 await asyncio.gather(*list(self._scoring_tasks), return_exceptions=True)
+            # The worker process exits while the summary is computed.
+            self.item_scorer.close(wait=False)
             for r in results:
                 if isinstance(r, BaseException) and self.abort is None:
                     self.abort = r
@@ -508,6 +512,13 @@ class Run:
         if self.options.write_report:
             write_default_report(self.out)
         return manifest
+
+
+def _preload_summary_libraries() -> None:
+    def load() -> None:
+        import evalkit.stats  # noqa: F401  (numpy and the bootstrap, needed only by the summary)
+
+    threading.Thread(target=load, name="evalkit-preload", daemon=True).start()
 
 
 def write_default_report(run_dir: Path) -> Path | None:
