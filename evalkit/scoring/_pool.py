@@ -9,16 +9,17 @@ the worker's start-up cost.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.scoring._base import Scorer
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # (label, scorer name, options): everything needed to rebuild a scorer in another process.
 ScorerDef = tuple[str, str, dict[str, Any]]
@@ -134,6 +135,9 @@ class ItemScorer:
         if self._pool is None:
             # "spawn": the runner's process has threads (the event loop's executor, llama.cpp),
             # which fork would copy in an undefined state.
+            import multiprocessing  # with the pool: a run that scores in-process never loads it
+            from concurrent.futures import ProcessPoolExecutor
+
             ctx = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self._workers, mp_context=ctx, initializer=_init_worker,
                                              initargs=(self._defs, os.getpid()))
@@ -154,7 +158,7 @@ class ItemScorer:
         chunks = [list(segments[i:i + size]) for i in range(0, len(segments), size)]
         try:
             return [item for chunk in self._ensure_pool().map(_score_in_worker, chunks) for item in chunk]
-        except BrokenProcessPool:
+        except BrokenExecutor:  # BrokenProcessPool
             self.close(wait=False)
             self._workers = 0
             return self._book.score_many(segments)
@@ -202,7 +206,7 @@ class ItemScorer:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._ensure_pool(), _score_in_worker, segments)
-        except BrokenProcessPool:
+        except BrokenExecutor:  # BrokenProcessPool
             # The worker could not start or died (e.g. a script without an ``if __name__ ==
             # "__main__"`` guard re-ran itself under "spawn"): score here for the rest of the run.
             self.close(wait=False)
