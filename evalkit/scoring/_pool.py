@@ -113,9 +113,9 @@ def _score_in_worker(segments: list[Segment]) -> list[ScoredItem]:
 class ItemScorer:
     """Scores item outputs; ``workers=0`` scores in this process.
 
-    With workers, items are scored in batches: whatever arrived while a worker was busy goes to it
-    in one message when it is free, so the pipe and the n-gram counting are paid per batch, not per
-    item (the batch is as small as one item when scoring keeps up).
+    Items are scored in batches: whatever arrived while a worker (or, in-process, the previous
+    batch) was busy is scored together when it is free, so the pipe and the n-gram counting are
+    paid per batch, not per item (the batch is as small as one item when scoring keeps up).
     """
 
     def __init__(self, defs: Sequence[ScorerDef], workers: int = 0, max_batch: int = 256) -> None:
@@ -164,8 +164,7 @@ class ItemScorer:
             return self._book.score_many(segments)
 
     async def ascore(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
-        if not self.pooled:
-            return self._book.score(target_language, text, references)
+        # In-process too, items that finish together are scored as one batch (vectorised n-grams).
         future: asyncio.Future[ScoredItem] = asyncio.get_running_loop().create_future()
         self._queue.append(((target_language, text, tuple(references)), future))
         self._dispatch()
@@ -186,7 +185,7 @@ class ItemScorer:
     async def _score_batch(self, batch: list[tuple[Segment, asyncio.Future[ScoredItem]]]) -> None:
         segments = [segment for segment, _ in batch]
         try:
-            results = await self._score_remotely(segments)
+            results = await self._score_segments(segments)
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
@@ -200,7 +199,7 @@ class ItemScorer:
             if not future.done():
                 future.set_result(result)
 
-    async def _score_remotely(self, segments: list[Segment]) -> list[ScoredItem]:
+    async def _score_segments(self, segments: list[Segment]) -> list[ScoredItem]:
         if not self.pooled:
             return self._book.score_many(segments)
         loop = asyncio.get_running_loop()
