@@ -205,3 +205,34 @@ def test_a_large_batch_split_among_workers_keeps_order_and_scores() -> None:
         assert pooled.score_many(segments) == ItemScorer(defs).score_many(segments)
     finally:
         pooled.close()
+
+
+def test_in_process_scoring_batches_concurrent_items_and_shares_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = [("bleu", "bleu", {}), ("chrf", "chrf", {"plus": True})]
+    segments = [("de", h, tuple(r)) for h, r in zip(*_pairs("de", 40), strict=True)]
+    scorer = ItemScorer(defs)
+    seen: list[int] = []
+    real = scorer._book.score_many
+
+    def recording(batch: list[tuple[str, str, tuple[str, ...]]]) -> list[object]:
+        seen.append(len(batch))
+        return real(batch)  # type: ignore[return-value]
+
+    monkeypatch.setattr(scorer._book, "score_many", recording)
+
+    async def concurrently() -> list[object]:
+        return list(await asyncio.gather(*(scorer.ascore(*s) for s in segments)))
+
+    assert asyncio.run(concurrently()) == [ItemScorer(defs).score(*s) for s in segments]
+    assert sum(seen) == len(segments) and max(seen) > 1  # batched, every item once
+
+    def broken(batch: object) -> object:
+        raise RuntimeError("scorer bug")
+
+    monkeypatch.setattr(scorer._book, "score_many", broken)
+
+    async def failing() -> list[object]:
+        return list(await asyncio.gather(*(scorer.ascore(*s) for s in segments[:5]), return_exceptions=True))
+
+    outcomes = asyncio.run(failing())
+    assert all(isinstance(o, RuntimeError) and str(o) == "scorer bug" for o in outcomes)
