@@ -67,23 +67,30 @@ class LeanBeamEditDistance:
                 cost[0], ops[0] = prev[0] + 1, _OP_DEL
                 lo = 1
             left = cost[lo - 1] if lo > 0 else inf
-            for j in range(lo, hi):
+            new_cost: list[int] = []
+            new_ops: list[str] = []
+            add_cost, add_op = new_cost.append, new_ops.append
+            # three slices of hi - lo elements each
+            for ref_word, diagonal, up in zip(ref[lo - 1:hi - 1], prev[lo - 1:hi - 1], prev[lo:hi], strict=False):
                 # In sacrebleu's order of preference: no-op/substitution, deletion, insertion;
                 # a later candidate wins only when strictly cheaper.
-                if word == ref[j - 1]:
-                    best, op = prev[j - 1], _OP_NOP
+                if word == ref_word:
+                    best, op = diagonal, _OP_NOP
                 else:
-                    best, op = prev[j - 1] + 1, _OP_SUB
+                    best, op = diagonal + 1, _OP_SUB
                 if best >= inf:
                     best, op = inf, _OP_UNDEF
-                up = prev[j] + 1
+                up += 1
                 if up < best:
                     best, op = up, _OP_DEL
                 left += 1
                 if left < best:
                     best, op = left, _OP_INS
-                cost[j] = left = best
-                ops[j] = op
+                left = best
+                add_cost(best)
+                add_op(op)
+            cost[lo:hi] = new_cost
+            ops[lo:hi] = new_ops
             rows.append((cost, ops))
         return rows[-1][0][-1], rows[start_h + 1:], self._trace(rows, n_h, n_r)
 
