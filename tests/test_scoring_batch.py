@@ -236,3 +236,12 @@ def test_in_process_scoring_batches_concurrent_items_and_shares_errors(monkeypat
 
     outcomes = asyncio.run(failing())
     assert all(isinstance(o, RuntimeError) and str(o) == "scorer bug" for o in outcomes)
+
+
+def test_score_many_over_several_vectorised_passes() -> None:
+    from evalkit.scoring._sacre import BATCH_MAX
+
+    hyps, refs = _pairs("de", 2 * BATCH_MAX + 40)  # three passes, some two-reference segments between
+    for name, options in (("bleu", {}), ("chrf", {"plus": True})):
+        scorer = build_scorer(name, options, "de")
+        assert scorer.score_many(hyps, refs) == [scorer.score(h, r) for h, r in zip(hyps, refs, strict=True)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import BrokenExecutor
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -151,17 +152,35 @@ class ItemScorer:
         return self._book.score(target_language, text, references)
 
     def score_many(self, segments: Sequence[Segment]) -> list[ScoredItem]:
-        """Score a batch now; with workers, a large batch is split among them."""
+        """Score a batch now. With workers, a large batch is cut into chunks that the workers take
+        from the front while this process, which would otherwise wait, scores from the back."""
         if not self.pooled or len(segments) < 2 * self._max_batch:
             return self._book.score_many(segments)
-        size = -(-len(segments) // (2 * self._workers))  # two chunks per worker evens out uneven chunks
+        size = max(self._max_batch, -(-len(segments) // (4 * (self._workers + 1))))
         chunks = [list(segments[i:i + size]) for i in range(0, len(segments), size)]
+        done: list[list[ScoredItem] | None] = [None] * len(chunks)
+        todo = deque(range(len(chunks)))
+        running: dict[Future[list[ScoredItem]], int] = {}
         try:
-            return [item for chunk in self._ensure_pool().map(_score_in_worker, chunks) for item in chunk]
-        except BrokenExecutor:  # BrokenProcessPool
+            pool = self._ensure_pool()
+            while todo or running:
+                while todo and len(running) < self._workers:
+                    k = todo.popleft()
+                    running[pool.submit(_score_in_worker, chunks[k])] = k
+                if todo:
+                    k = todo.pop()
+                    done[k] = self._book.score_many(chunks[k])
+                else:
+                    wait(running, return_when=FIRST_COMPLETED)
+                for future in [f for f in running if f.done()]:
+                    done[running.pop(future)] = future.result()
+        except BrokenExecutor:  # BrokenProcessPool: score what is left here
             self.close(wait=False)
             self._workers = 0
-            return self._book.score_many(segments)
+            for k, chunk in enumerate(chunks):
+                if done[k] is None:
+                    done[k] = self._book.score_many(chunk)
+        return [item for chunk_scores in done for item in chunk_scores or ()]
 
     async def ascore(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
         # In-process too, items that finish together are scored as one batch (vectorised n-grams).

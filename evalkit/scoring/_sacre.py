@@ -35,6 +35,9 @@ def check_tokenizer_available(tokenize: str) -> None:
 
 # Below this many single-reference segments, sacrebleu's per-segment counting is as fast.
 BATCH_MIN = 16
+# Segments counted per vectorised pass: larger passes gain nothing and their big temporary arrays
+# cost page faults (10,000 chrF++ segments: 1.1 s in one pass, 0.7 s in passes of 256).
+BATCH_MAX = 256
 
 
 def _char_split(text: str) -> str:
@@ -96,11 +99,14 @@ class _SacreScorer:
         single = [i for i, refs in enumerate(references) if len(refs) == 1]
         if len(single) < BATCH_MIN:
             return [self.score(o, r) for o, r in zip(outputs, references, strict=True)]
-        rows = self._batch_stats([outputs[i] for i in single], [references[i][0] for i in single])
         scored: dict[int, ItemScore] = {}
-        if rows is not None:
-            scored = {i: self._item_score([float(x) for x in row]) for i, row in zip(single, rows.tolist(),
-                                                                                   strict=True)}
+        for start in range(0, len(single), BATCH_MAX):
+            part = single[start:start + BATCH_MAX]
+            rows = self._batch_stats([outputs[i] for i in part], [references[i][0] for i in part])
+            if rows is None:
+                break
+            scored.update((i, self._item_score([float(x) for x in row])) for i, row in zip(part, rows.tolist(),
+                                                                                          strict=True))
         return [scored[i] if i in scored else self.score(outputs[i], references[i]) for i in range(len(outputs))]
 
     def _batch_stats(self, hyps: list[str], refs: list[str]) -> IntArray | None:
