@@ -245,3 +245,20 @@ def test_score_many_over_several_vectorised_passes() -> None:
     for name, options in (("bleu", {}), ("chrf", {"plus": True})):
         scorer = build_scorer(name, options, "de")
         assert scorer.score_many(hyps, refs) == [scorer.score(h, r) for h, r in zip(hyps, refs, strict=True)]
+
+
+@pytest.mark.parametrize("smooth", [("exp", None), ("floor", None), ("floor", 0.3), ("add-k", None), ("add-k", 2),
+                                    ("none", None)])
+def test_sentence_bleu_equals_sacrebleus_compute_bleu(smooth: tuple[str, float | None]) -> None:
+    from sacrebleu.metrics import BLEU
+
+    from evalkit.scoring._sacre import sentence_bleu
+
+    metric = BLEU(smooth_method=smooth[0], smooth_value=smooth[1], effective_order=True)
+    rng = random.Random(str(smooth))
+    for _ in range(3000):
+        hyp_len, ref_len = rng.randint(0, 40), rng.randint(0, 40)
+        totals = [max(hyp_len - k, 0) for k in range(4)]
+        matches = [rng.randint(0, t) if rng.random() < 0.8 else 0 for t in totals]
+        stats = [float(x) for x in [hyp_len, ref_len, *matches, *totals]]
+        assert sentence_bleu(metric, stats) == metric._compute_score_from_stats(list(stats)).score, stats

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -125,6 +126,43 @@ class _SacreScorer:
         return [int(round(s)) for s in stats]
 
 
+def sentence_bleu(metric: Any, stats: Sequence[float]) -> float:
+    """``metric.compute_bleu(...).score`` for one segment with effective order, operation for
+    operation (so bit for bit), without building the ``BLEUScore`` whose report strings cost more
+    than the arithmetic. ``metric`` is the sacrebleu ``BLEU`` whose settings apply."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.utils import my_log
+
+    order, method = metric.max_ngram_order, metric.smooth_method
+    value: Any = metric.smooth_value if metric.smooth_value is not None else BLEU.SMOOTH_DEFAULTS[method]
+    correct, total = list(stats[2:2 + order]), list(stats[2 + order:])
+    sys_len, ref_len = int(stats[0]), int(stats[1])
+    bp = 1.0
+    if sys_len < ref_len:
+        bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
+    if not any(correct):
+        return 0.0
+    precisions = [0.0] * order
+    smooth_mteval = 1.0
+    eff_order = order
+    for n in range(1, order + 1):
+        if method == "add-k" and n > 1:
+            correct[n - 1] += value
+            total[n - 1] += value
+        if total[n - 1] == 0:
+            break
+        eff_order = n
+        if correct[n - 1] == 0:
+            if method == "exp":
+                smooth_mteval *= 2
+                precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
+            elif method == "floor":
+                precisions[n - 1] = 100.0 * value / total[n - 1]
+        else:
+            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
+    return float(bp * math.exp(sum([my_log(p) for p in precisions[:eff_order]]) / eff_order))
+
+
 class BleuScorer(_SacreScorer):
     def __init__(self, options: BleuOptions, language: str) -> None:
         from sacrebleu.metrics import BLEU
@@ -145,6 +183,9 @@ class BleuScorer(_SacreScorer):
         # A single sentence uses effective order, as sacrebleu's sentence_bleu does.
         self._item_metric = BLEU(**common, effective_order=True)  # type: ignore[arg-type]
         self.label = options.label or "bleu"
+
+    def _item_score(self, stats: list[float]) -> ItemScore:
+        return ItemScore(sentence_bleu(self._item_metric, stats), stats)
 
     def _batch_stats(self, hyps: list[str], refs: list[str]) -> IntArray:
         # sacrebleu's layout: [hyp length, ref length, matches per order..., hyp n-grams per order...]

@@ -45,12 +45,21 @@ class LeanBeamEditDistance:
         self._cache_size = 0
 
     def __call__(self, words_hyp: Sequence[str]) -> tuple[int, str]:
-        start, rows = self._find_cache(words_hyp)
-        distance, new_rows, trace = self._edit_distance(words_hyp, start, rows)
-        self._add_cache(words_hyp, new_rows)
-        return distance, trace
+        rows = self._rows(words_hyp)
+        return rows[-1][0][-1], self._trace(rows, len(words_hyp), self._n_words_ref)
 
-    def _edit_distance(self, words_h: Sequence[str], start_h: int, rows: list[Row]) -> tuple[int, list[Row], str]:
+    def distance(self, words_hyp: Sequence[str]) -> int:
+        """The edit distance alone (what a shift candidate is ranked by): no trace."""
+        return self._rows(words_hyp)[-1][0][-1]
+
+    def _rows(self, words_hyp: Sequence[str]) -> list[Row]:
+        start, rows = self._find_cache(words_hyp)
+        self._edit_distance(words_hyp, start, rows)
+        self._add_cache(words_hyp, rows[start + 1:])
+        return rows
+
+    def _edit_distance(self, words_h: Sequence[str], start_h: int, rows: list[Row]) -> None:
+        """Append the rows after ``start_h`` to ``rows`` (which holds the rows up to ``start_h``)."""
         n_h, n_r, ref = len(words_h), self._n_words_ref, self._words_ref
         length_ratio = n_r / n_h if words_h else 1
         beam = math.ceil(length_ratio / 2 + _BEAM_WIDTH) if length_ratio / 2 > _BEAM_WIDTH else _BEAM_WIDTH
@@ -92,7 +101,6 @@ class LeanBeamEditDistance:
             cost[lo:hi] = new_cost
             ops[lo:hi] = new_ops
             rows.append((cost, ops))
-        return rows[-1][0][-1], rows[start_h + 1:], self._trace(rows, n_h, n_r)
 
     @staticmethod
     def _trace(rows: list[Row], i: int, j: int) -> str:
@@ -179,7 +187,7 @@ def _shift(words_h: list[str], words_r: list[str], cached_ed: LeanBeamEditDistan
                 continue
             prev_idx = idx
             shifted_words = _perform_shift(words_h, start_h, length, idx)
-            candidate = (pre_score - cached_ed(shifted_words)[0], length, -start_h, -idx, shifted_words)
+            candidate = (pre_score - cached_ed.distance(shifted_words), length, -start_h, -idx, shifted_words)
             checked_candidates += 1
             if not best or candidate > best:
                 best = candidate
