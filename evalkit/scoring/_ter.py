@@ -31,26 +31,33 @@ from sacrebleu.metrics.lib_ter import (
     trace_to_alignment,
 )
 
-Row = tuple[list[int], list[str]]  # costs and operations of one row of the table
+Row = list[int]  # the costs of one row of the table
 
 
 class LeanBeamEditDistance:
-    """``sacrebleu.metrics.lib_ter.BeamEditDistance`` with rows stored as two lists."""
+    """``sacrebleu.metrics.lib_ter.BeamEditDistance`` keeping only the costs of the table.
+
+    sacrebleu stores the chosen operation with every cell; here the operations of the cells on the
+    trace are worked out again from the costs when a trace is asked for: a cell's operation is the
+    last of (no-op/substitution, deletion, insertion) that was strictly cheaper than those before
+    it, which the costs of its three neighbours decide. A cell that no operation reached keeps the
+    cost "infinity" (sacrebleu's undefined operation) and ends a trace with an error, as there.
+    """
 
     def __init__(self, words_ref: Sequence[str]) -> None:
         self._words_ref = words_ref
         self._n_words_ref = len(words_ref)
-        self._initial_row: Row = (list(range(self._n_words_ref + 1)), [_OP_INS] * (self._n_words_ref + 1))
+        self._initial_row: Row = list(range(self._n_words_ref + 1))
         self._cache: dict[str, tuple[dict[str, Any], Row]] = {}
         self._cache_size = 0
 
     def __call__(self, words_hyp: Sequence[str]) -> tuple[int, str]:
         rows = self._rows(words_hyp)
-        return rows[-1][0][-1], self._trace(rows, len(words_hyp), self._n_words_ref)
+        return rows[-1][-1], self._trace(rows, words_hyp)
 
     def distance(self, words_hyp: Sequence[str]) -> int:
         """The edit distance alone (what a shift candidate is ranked by): no trace."""
-        return self._rows(words_hyp)[-1][0][-1]
+        return self._rows(words_hyp)[-1][-1]
 
     def _rows(self, words_hyp: Sequence[str]) -> list[Row]:
         start, rows = self._find_cache(words_hyp)
@@ -65,48 +72,58 @@ class LeanBeamEditDistance:
         beam = math.ceil(length_ratio / 2 + _BEAM_WIDTH) if length_ratio / 2 > _BEAM_WIDTH else _BEAM_WIDTH
         inf = _INT_INFINITY
         for i in range(start_h + 1, n_h + 1):
-            prev = rows[i - 1][0]
-            cost, ops = [inf] * (n_r + 1), [_OP_UNDEF] * (n_r + 1)
+            prev = rows[i - 1]
+            cost = [inf] * (n_r + 1)
             diag = math.floor(i * length_ratio)
             lo, hi = max(0, diag - beam), min(n_r + 1, diag + beam)
             if i == n_h:
                 hi = n_r + 1
             word = words_h[i - 1]
             if lo == 0 and hi > 0:
-                cost[0], ops[0] = prev[0] + 1, _OP_DEL
+                cost[0] = prev[0] + 1  # deletion, whatever the cost above
                 lo = 1
             left = cost[lo - 1] if lo > 0 else inf
-            new_cost: list[int] = []
-            new_ops: list[str] = []
-            add_cost, add_op = new_cost.append, new_ops.append
+            new: list[int] = []
+            add = new.append
             # three slices of hi - lo elements each
             for ref_word, diagonal, up in zip(ref[lo - 1:hi - 1], prev[lo - 1:hi - 1], prev[lo:hi], strict=False):
-                # In sacrebleu's order of preference: no-op/substitution, deletion, insertion;
-                # a later candidate wins only when strictly cheaper.
-                if word == ref_word:
-                    best, op = diagonal, _OP_NOP
-                else:
-                    best, op = diagonal + 1, _OP_SUB
+                best = diagonal if word == ref_word else diagonal + 1
                 if best >= inf:
-                    best, op = inf, _OP_UNDEF
+                    best = inf
                 up += 1
                 if up < best:
-                    best, op = up, _OP_DEL
+                    best = up
                 left += 1
                 if left < best:
-                    best, op = left, _OP_INS
+                    best = left
                 left = best
-                add_cost(best)
-                add_op(op)
-            cost[lo:hi] = new_cost
-            ops[lo:hi] = new_ops
-            rows.append((cost, ops))
+                add(best)
+            cost[lo:hi] = new
+            rows.append(cost)
 
-    @staticmethod
-    def _trace(rows: list[Row], i: int, j: int) -> str:
+    def _trace(self, rows: list[Row], words_h: Sequence[str]) -> str:
+        """sacrebleu's trace (its operation codes, from the first cell to the last)."""
+        ref, inf = self._words_ref, _INT_INFINITY
+        i, j = len(words_h), self._n_words_ref
         trace: list[str] = []
         while i > 0 or j > 0:
-            op = rows[i][1][j]
+            if i == 0:
+                op = _OP_INS
+            elif rows[i][j] == inf:
+                op = _OP_UNDEF
+            elif j == 0:
+                op = _OP_DEL
+            else:
+                prev = rows[i - 1]
+                match = words_h[i - 1] == ref[j - 1]
+                best = prev[j - 1] if match else prev[j - 1] + 1
+                op = _OP_NOP if match else _OP_SUB
+                if best >= inf:
+                    best, op = inf, _OP_UNDEF
+                if prev[j] + 1 < best:
+                    best, op = prev[j] + 1, _OP_DEL
+                if rows[i][j - 1] + 1 < best:
+                    op = _OP_INS
             trace.append(op)
             if op in (_OP_SUB, _OP_NOP):
                 i -= 1
