@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks._common import (
     ROOT,
@@ -126,10 +127,12 @@ def bench_scoring(repeats: int, n: int = 10000) -> Figure:
     import numpy as np
 
     from evalkit.scoring._pool import ItemScorer
-    from evalkit.stats import corpus_score_fn, paired_bootstrap
+    from evalkit.stats import PairedInput, corpus_score_fn, paired_bootstraps
 
     refs, base, cand = scoring_corpus(n)
     defs = [("bleu", "bleu", {}), ("chrf++", "chrf", {"plus": True}), ("ter", "ter", {})]
+
+    results: list[dict[str, list[Any]]] = []
 
     def once(_: int) -> float:
         # The path a run's scoring workers take: batches of segments, every scorer, per-item scores;
@@ -138,19 +141,38 @@ def bench_scoring(repeats: int, n: int = 10000) -> Figure:
         scorer = ItemScorer(defs, workers=max(1, (os.cpu_count() or 1) - 1))
         scored = {side: scorer.score_many([("en", h, (r,)) for h, r in zip(hyps, refs, strict=True)])
                   for side, hyps in (("base", base), ("cand", cand))}
-        for label, name, options in defs:
-            metric = build_metric(name, options)
-            stats = [np.array([item.stats[label] for item in scored[side]]) for side in ("base", "cand")]
-            paired_bootstrap(stats[0], stats[1], corpus_score_fn(metric), metric=label,
-                             higher_is_better=name != "ter", n_resamples=1000, seed=0)
+        # As `evalkit compare` does: one call for every metric, sharing the resamples.
+        paired_bootstraps([
+            PairedInput(*(np.array([item.stats[label] for item in scored[side]]) for side in ("base", "cand")),
+                        score_fn=corpus_score_fn(build_metric(name, options)), metric=label,
+                        higher_is_better=name != "ter")
+            for label, name, options in defs
+        ], n_resamples=1000, seed=0)
         elapsed = time.perf_counter() - start
         scorer.close()
+        results.append(scored)
         return elapsed
 
     wall = median_of(repeats, once)
+    check_against_sacrebleu(results[-1]["base"], base, refs, defs)
     return Figure("scoring 10,000 segment pairs of two runs with BLEU, chrF++, TER + 1,000-resample paired "
                   "bootstrap of each", wall, "s", 5.0, False,
                   f"20,000 segments scored (5-30 words each) by {os.cpu_count()} processes")
+
+
+def check_against_sacrebleu(scored: list[Any], hyps: list[str], refs: list[str],
+                            defs: list[tuple[str, str, dict[str, object]]]) -> None:
+    """The fast path must give sacrebleu's own numbers: its corpus scores from the per-item statistics
+    equal sacrebleu's corpus_score on the same text (untimed; the benchmark stops if they differ)."""
+    import numpy as np
+
+    for label, name, options in defs:
+        metric = build_metric(name, options)
+        ours = metric._compute_score_from_stats(  # type: ignore[attr-defined]
+            np.sum([item.stats[label] for item in scored], axis=0).tolist()).score
+        theirs = build_metric(name, options).corpus_score(hyps, [refs]).score  # type: ignore[attr-defined]
+        if abs(ours - theirs) > 1e-9:
+            raise RuntimeError(f"{label}: evalkit {ours!r} != sacrebleu {theirs!r}")
 
 
 def build_metric(name: str, options: dict[str, object]) -> object:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 from sacrebleu.metrics.lib_ter import (
@@ -181,14 +182,16 @@ def _find_shifted_pairs(words_h: Sequence[str], words_r: Sequence[str]) -> Itera
 
 def _shift(words_h: list[str], words_r: list[str], cached_ed: LeanBeamEditDistance,
            checked_candidates: int) -> tuple[int, list[str], int]:
-    """sacrebleu's ``_shift`` (Tercom's choice of the best shift), line for line."""
+    """sacrebleu's ``_shift`` (Tercom's choice of the best shift), step for step."""
     pre_score, inv_trace = cached_ed(words_h)
     align, ref_err, hyp_err = trace_to_alignment(_flip_trace(inv_trace))
+    # running totals of the error flags: "no error in a span" without summing a slice per pair
+    hyp_errors, ref_errors = [0, *accumulate(hyp_err)], [0, *accumulate(ref_err)]
     best: tuple[int, int, int, int, list[str]] | None = None
     for start_h, start_r, length in _find_shifted_pairs(words_h, words_r):
-        if sum(hyp_err[start_h: start_h + length]) == 0:
+        if hyp_errors[start_h + length] == hyp_errors[start_h]:
             continue
-        if sum(ref_err[start_r: start_r + length]) == 0:
+        if ref_errors[start_r + length] == ref_errors[start_r]:
             continue
         if start_h <= align[start_r] < start_h + length:
             continue
