@@ -72,8 +72,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def peak_rss_mb(n_items: int = 100_000) -> float:
-    """Peak RSS (MB) of one ``evalkit run`` of ``n_items`` items (used by ``make bench``)."""
-    with tempfile.TemporaryDirectory() as tmp, server_process(latency=0.0, extra=["--max-records", "0"]) as url:
-        return measure(n_items, url, Path(tmp))["peak_rss_mb"]
