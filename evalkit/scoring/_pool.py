@@ -1,7 +1,8 @@
 """Score finished items, in the runner's process or in a worker process.
 
-Scoring is CPU-bound (sacrebleu's TER shift search and chrF n-grams take milliseconds per segment,
-language identification loads ~0.5 GB of models on first use). In a worker process it runs on
+Scoring is CPU-bound (TER's shift search takes up to milliseconds per segment, BLEU and chrF
+n-grams are cheap only when counted in batches, language identification loads ~0.5 GB of models on
+first use). In a worker process it runs on
 another core while the event loop keeps requests flowing; a small run scores in-process to avoid
 the worker's start-up cost.
 """
