@@ -80,9 +80,9 @@ class ScorerBook:
         if metric is not None and type(metric).__name__ in ("BLEU", "CHRF", "TER"):
             return corpus_score_fn(metric)
 
-        def score(summed: np.ndarray) -> float:
-            import numpy as np
+        import numpy as np
 
+        def score(summed: np.ndarray) -> float:
             return scorer.corpus_score(np.asarray(summed, dtype=float).tolist())
 
         return score

@@ -49,6 +49,9 @@ class LeanBeamEditDistance:
         self._words_ref = words_ref
         self._n_words_ref = len(words_ref)
         self._initial_row: Row = list(range(self._n_words_ref + 1))
+        self.positions: dict[str, list[int]] = {}  # where each reference word occurs, for the shift search
+        for r, word in enumerate(words_ref):
+            self.positions.setdefault(word, []).append(r)
         self._cache: dict[str, tuple[dict[str, Any], Row]] = {}
         self._cache_size = 0
 
@@ -161,15 +164,14 @@ class LeanBeamEditDistance:
         return len(rows) - 1, rows
 
 
-def _find_shifted_pairs(words_h: Sequence[str], words_r: Sequence[str]) -> Iterator[tuple[int, int, int]]:
+def _find_shifted_pairs(words_h: Sequence[str], words_r: Sequence[str],
+                        positions: dict[str, list[int]]) -> Iterator[tuple[int, int, int]]:
     """sacrebleu's ``_find_shifted_pairs``, same pairs in the same order, visiting only the reference
-    positions that start with the hypothesis word (the others yield nothing there)."""
-    where: dict[str, list[int]] = {}
-    for r, word in enumerate(words_r):
-        where.setdefault(word, []).append(r)
+    positions (``positions``: word -> its indices in ``words_r``) that start with the hypothesis word
+    (the others yield nothing there)."""
     n_h, n_r = len(words_h), len(words_r)
     for start_h in range(n_h):
-        for start_r in where.get(words_h[start_h], ()):
+        for start_r in positions.get(words_h[start_h], ()):
             if abs(start_r - start_h) > _MAX_SHIFT_DIST:
                 continue
             length = 0
@@ -188,7 +190,7 @@ def _shift(words_h: list[str], words_r: list[str], cached_ed: LeanBeamEditDistan
     # running totals of the error flags: "no error in a span" without summing a slice per pair
     hyp_errors, ref_errors = [0, *accumulate(hyp_err)], [0, *accumulate(ref_err)]
     best: tuple[int, int, int, int, list[str]] | None = None
-    for start_h, start_r, length in _find_shifted_pairs(words_h, words_r):
+    for start_h, start_r, length in _find_shifted_pairs(words_h, words_r, cached_ed.positions):
         if hyp_errors[start_h + length] == hyp_errors[start_h]:
             continue
         if ref_errors[start_r + length] == ref_errors[start_r]:
