@@ -79,6 +79,7 @@ class _SacreScorer:
     _item_metric: Any
     _pretok_char = False
     _sig_suffix = ""
+    _vectorised = False  # has _batch_stats
 
     def _hyp_refs(self, output: str, references: Sequence[str]) -> tuple[list[str], list[list[str]]]:
         if self._pretok_char:
@@ -96,23 +97,21 @@ class _SacreScorer:
 
     def score_many(self, outputs: Sequence[str], references: Sequence[Sequence[str]]) -> list[ItemScore]:
         """``score`` for each output, with identical results; single-reference segments are counted
-        in one vectorised pass where the metric supports it."""
+        in vectorised passes where the metric has them (BLEU, chrF)."""
         single = [i for i, refs in enumerate(references) if len(refs) == 1]
-        if len(single) < BATCH_MIN:
+        if not self._vectorised or len(single) < BATCH_MIN:
             return [self.score(o, r) for o, r in zip(outputs, references, strict=True)]
         scored: dict[int, ItemScore] = {}
         for start in range(0, len(single), BATCH_MAX):
             part = single[start:start + BATCH_MAX]
             rows = self._batch_stats([outputs[i] for i in part], [references[i][0] for i in part])
-            if rows is None:
-                break
             scored.update((i, self._item_score([float(x) for x in row])) for i, row in zip(part, rows.tolist(),
                                                                                           strict=True))
         return [scored[i] if i in scored else self.score(outputs[i], references[i]) for i in range(len(outputs))]
 
-    def _batch_stats(self, hyps: list[str], refs: list[str]) -> IntArray | None:
-        """Sufficient statistics of many single-reference segments at once; None: not supported."""
-        return None
+    def _batch_stats(self, hyps: list[str], refs: list[str]) -> IntArray:
+        """Sufficient statistics of many single-reference segments at once (when ``_vectorised``)."""
+        raise NotImplementedError
 
     def signature(self, num_refs: int = 1) -> str:
         """sacrebleu's signature for a corpus with ``num_refs`` references per segment (-1: varies)."""
@@ -164,6 +163,8 @@ def sentence_bleu(metric: Any, stats: Sequence[float]) -> float:
 
 
 class BleuScorer(_SacreScorer):
+    _vectorised = True
+
     def __init__(self, options: BleuOptions, language: str) -> None:
         from sacrebleu.metrics import BLEU
 
@@ -201,6 +202,8 @@ class BleuScorer(_SacreScorer):
 
 
 class ChrfScorer(_SacreScorer):
+    _vectorised = True
+
     def __init__(self, options: ChrfOptions, language: str) -> None:
         from sacrebleu.metrics import CHRF
 
