@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from evalkit.errors import ResultsError
-from evalkit.results import MANIFEST, RESULTS, ItemResult, RunManifest, read_manifest
-from evalkit.results._store import latest_by_item
+from evalkit.results import MANIFEST, RESULTS, ItemResult, RunManifest, iter_results, read_manifest
 from evalkit.stats import PairedComparison
 
 Correction = Literal["holm", "bh"]
@@ -23,11 +22,16 @@ DISPLAY_NAMES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER
 
 @dataclass(frozen=True)
 class RunData:
-    """Everything read from a run directory: the manifest and the latest line per item id."""
+    """Everything read from a run directory: the manifest and the latest line per item id.
+
+    ``lines`` counts the result lines read and ``duplicate_ids`` are the item ids that have more than
+    one line: the gate checks completeness from these, not from the manifest's word alone."""
 
     path: Path
     manifest: RunManifest
     results: list[ItemResult]
+    lines: int | None = None  # None: not counted (a RunData built by hand)
+    duplicate_ids: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -45,8 +49,15 @@ def load_run(run_dir: Path) -> RunData:
     manifest = read_manifest(run_dir)
     if not (run_dir / RESULTS).exists():
         raise ResultsError(f"{run_dir}: no {RESULTS} (the run has not written any results)")
-    results = list(latest_by_item(run_dir / RESULTS).values())
-    return RunData(run_dir, manifest, results)
+    latest: dict[str, ItemResult] = {}
+    duplicates: dict[str, None] = {}
+    lines = 0
+    for result in iter_results(run_dir / RESULTS):  # the last line of an item wins, as in latest_by_item
+        lines += 1
+        if result.item_id in latest:
+            duplicates[result.item_id] = None
+        latest[result.item_id] = result
+    return RunData(run_dir, manifest, list(latest.values()), lines, tuple(duplicates))
 
 
 # --- values ----------------------------------------------------------------------------------------
