@@ -1,13 +1,17 @@
 """Compare two runs (or two prompt variants of one run) item by item, from what is on disk.
 
-    load_run(dir) ─┐                                                                    _model.py
-                   ├─ align items (item_id, or case|language|repeat for variants) → ItemPair  _align.py
+    load_run(dir) ─┐
+                   ├─ align items (item_id, or case|language|repeat for variants) → ItemPair
     load_run(dir) ─┘      │
                           ├─ refuse incompatible runs (sacrebleu signatures, suite, scorers, no overlap)
-                          ├─ per (variant, language, metric): paired bootstrap (corpus) /       _tests.py
-                          │  exact McNemar (binary)
-                          ├─ one multiple-comparison correction over all cells (Holm or BH)    _verdict.py
+                          ├─ per (variant, language, metric): paired bootstrap (corpus) / exact McNemar (binary)
+                          ├─ one multiple-comparison correction over all cells (Holm or BH)
                           └─ flips: pass→fail, largest per-item score drops, then improvements
+
+One module per stage, in that order: ``_model`` (the values, and reading a run directory),
+``_align`` (pairs, incompatibilities, groups), ``_tests`` (one paired test per cell, before the
+correction), ``_verdict`` (the correction, regressions and improvements, flips, and
+:func:`compare_runs`, which runs the stages).
 
 Repeats (``--repeat N``): a repeated item is one cluster.  Corpus metrics sum the
 sufficient statistics of an item's repeats, so the bootstrap resamples *items*, not
