@@ -85,3 +85,13 @@ def test_compare_gate_page_with_incomplete_candidate(runs: dict[str, Path], tmp_
     assert run_cli("compare", runs["base"], lost, "--out", page, "--gate", "--gates", gates) == 1
     text = " ".join(_page_text(page).split())
     assert "run lost is incomplete: results.jsonl holds 87 of 90 planned items" in text
+
+
+def test_compare_notes_an_incomplete_run_without_gate(runs: dict[str, Path], tmp_path: Path) -> None:
+    lost = _rewrite_results(runs["base"], tmp_path / "lost",
+                            lambda row: None if row["case_id"] == CASES[0]["id"] else row)
+    page = tmp_path / "plain.html"
+    assert run_cli("compare", runs["base"], lost, "--out", page) == 0
+    text = " ".join(_page_text(page).split())
+    assert ("Note: the candidate run lost is incomplete: results.jsonl holds 87 of 90 planned items "
+            "(the manifest says complete)") in text

@@ -44,6 +44,7 @@ from evalkit.compare._model import (
     format_p,
     load_run,
     plain,
+    results_problem,
     signed,
 )
 from evalkit.compare._tests import score_function
@@ -65,6 +66,7 @@ __all__ = [
     "format_p",
     "load_run",
     "plain",
+    "results_problem",
     "score_function",
     "signed",
 ]

@@ -60,6 +60,31 @@ def load_run(run_dir: Path) -> RunData:
     return RunData(run_dir, manifest, list(latest.values()), lines, tuple(duplicates))
 
 
+def results_problem(run: RunData) -> str | None:
+    """Why ``run`` is not complete, or None. Read from ``results.jsonl`` itself, not only the manifest's
+    status: every planned item id present exactly once (distinct ids == ``counts.planned``, no id on
+    two lines)."""
+    m = run.manifest
+    if m.status != "complete":
+        detail = f"{m.counts.done} of {m.counts.planned} items done"
+        return f"run {run.label} is {m.status}: {detail}" + (f" ({m.abort_reason})" if m.abort_reason else "")
+    if run.lines is None:
+        return None
+    items, planned = len(run.results), m.counts.planned
+    found, notes = [], []
+    if run.duplicate_ids:
+        found.append(f"{len(run.duplicate_ids)} item ids more than once")
+        notes.append(f"{run.lines} lines for {items} items")
+    if items < planned:
+        found.append(f"{items} of {planned} planned items")
+    elif items > planned:
+        found.append(f"{items} item ids for {planned} planned items")
+    if not found:
+        return None
+    notes.append("the manifest says complete")
+    return f"run {run.label} is incomplete: {RESULTS} holds {' and '.join(found)} ({'; '.join(notes)})"
+
+
 # --- values ----------------------------------------------------------------------------------------
 
 

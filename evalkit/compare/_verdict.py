@@ -27,6 +27,7 @@ from evalkit.compare._model import (
     MetricComparison,
     RunData,
     load_run,
+    results_problem,
 )
 from evalkit.compare._tests import Options, RateCache, cell_signature, raw_results
 from evalkit.errors import IncompatibleRuns, UsageError
@@ -207,6 +208,7 @@ def _notes(base: RunData, cand: RunData) -> list[str]:
     if c_labels - b_labels:
         notes.append("only in the candidate run (not compared): " + ", ".join(sorted(c_labels - b_labels)))
     for run, name in ((base, "base"), (cand, "candidate")):
-        if run.manifest.status != "complete":
-            notes.append(f"the {name} run is {run.manifest.status}")
+        problem = results_problem(run)
+        if problem is not None:
+            notes.append(f"the {name} {problem}")
     return notes

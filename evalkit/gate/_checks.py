@@ -18,7 +18,15 @@ from typing import Literal
 
 import numpy as np
 
-from evalkit.compare import Comparison, MetricComparison, RunData, compare_runs, load_run, score_function
+from evalkit.compare import (
+    Comparison,
+    MetricComparison,
+    RunData,
+    compare_runs,
+    load_run,
+    results_problem,
+    score_function,
+)
 from evalkit.errors import UsageError
 from evalkit.gate._spec import ERROR_RATE, Bound, GateSpec, LoadedGates, load_gates, parse_gates
 from evalkit.gate._text import RUN_LANGUAGE, messages, summary
@@ -288,31 +296,14 @@ def regression_checks(comparison: Comparison, spec: GateSpec, several: bool) -> 
 
 
 def incompleteness(run: RunData) -> str | None:
-    """Why ``run`` is not one complete run of its plan, or None.
-
-    Read from ``results.jsonl`` itself, not only the manifest's status: every planned item id
-    present exactly once (distinct ids == ``counts.planned``, no id on two lines), and not a single
-    shard of a sharded run."""
+    """Why ``run`` is not one complete run of its plan, or None: :func:`evalkit.compare.results_problem`
+    (status, and every planned item id exactly once in ``results.jsonl``), or a single shard of a
+    sharded run."""
     m = run.manifest
-    if m.status != "complete":
-        detail = f"{m.counts.done} of {m.counts.planned} items done"
-        return f"run {run.label} is {m.status}: {detail}" + (f" ({m.abort_reason})" if m.abort_reason else "")
-    if m.shard:
+    if m.status == "complete" and m.shard:
         return (f"run {run.label} is shard {m.shard} of the suite's items: "
                 "merge every shard (evalkit merge) before gating")
-    items, planned = len(run.results), m.counts.planned
-    found, notes = [], []
-    if run.duplicate_ids:
-        found.append(f"{len(run.duplicate_ids)} item ids more than once")
-        notes.append(f"{run.lines} lines for {items} items")
-    if items < planned:
-        found.append(f"{items} of {planned} planned items")
-    elif items > planned:
-        found.append(f"{items} item ids for {planned} planned items")
-    if not found:
-        return None
-    notes.append("the manifest says complete")
-    return f"run {run.label} is incomplete: results.jsonl holds {' and '.join(found)} ({'; '.join(notes)})"
+    return results_problem(run)
 
 
 def _run_check(run: RunData) -> Check | None:
