@@ -152,3 +152,21 @@ def _gates(tmp_path: Path) -> Path:
     path = tmp_path / "gates.yaml"
     path.write_text("gates:\n  min_items: 1\n  thresholds: {exact_match: {min: 50}}\n", encoding="utf-8")
     return path
+
+
+def test_a_selection_the_manifest_does_not_record_is_not_guessed(tmp_path: Path, server: FakeOpenAIServer,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, server.base_url)
+    out = tmp_path / "l1"
+    assert run_cli("run", suite, "--out", out, "--no-report", "--no-cache", "--limit", "2", "--shard", "1/2") == 0
+    capsys.readouterr()
+    assert run_cli("merge", out, "--out", tmp_path / "m", "--no-report") == 3
+    err = capsys.readouterr().err
+    assert "shard 2/2 is missing" in err and "planned count covers only the shards given" in err and "--limit" in err
+    m = read_manifest(tmp_path / "m")
+    assert m.status == "incomplete" and m.counts.planned == m.counts.done == _n(out)
+    # With --languages (recorded in the manifest) the whole plan is re-counted.
+    de = tmp_path / "de1"
+    assert run_cli("run", suite, "--out", de, "--no-report", "--no-cache", "--languages", "de", "--shard", "1/2") == 0
+    assert run_cli("merge", de, "--out", tmp_path / "mde", "--no-report") == 3
+    assert read_manifest(tmp_path / "mde").counts.planned == 6  # 3 cases x de x 2 variants
