@@ -130,7 +130,7 @@ def test_regressed_thai_fails_the_gate_with_ci_outputs(runs: dict[str, Path], tm
     assert any(line.startswith("FAIL th exact_match 30.0% < 60.0%") for line in fails)
     assert any(line.startswith("FAIL th exact_match -70.0 pts vs baseline (100.0% → 30.0%, 95% CI ")
                and line.endswith("p<0.001; allowed drop 5 pts)") for line in fails)
-    assert "gate FAILED: " in out and "(de 8/8, hi 8/8, th 1/8)" in out
+    assert "gate FAILED: 7 of 24 checks failed (th 7 of 8; de, hi passed)" in out
     assert "th: chrF++ 100.0 → " in out  # the comparison lines precede the verdict
 
     tree = ET.parse(junit).getroot()
@@ -159,7 +159,7 @@ def test_identical_runs_pass(runs: dict[str, Path], tmp_path: Path, capsys: pyte
     gates = write(tmp_path, GATES)
     assert run_cli("gate", runs["same"], "--baseline", runs["base"], "--gates", gates) == 0
     out = capsys.readouterr().out
-    assert "FAIL" not in out and "gate passed: 24 checks (de 8/8, hi 8/8, th 8/8)" in out
+    assert "FAIL" not in out and "gate passed: all 24 checks passed (de 8, hi 8, th 8)" in out
     # Without a baseline only the absolute thresholds run; regressions: is reported as skipped.
     result = run_gate(runs["bad_th"], gates=gates)
     assert {c.kind for c in result.checks} == {"threshold"} and not result.passed
@@ -172,7 +172,7 @@ def test_too_few_items_is_insufficient_not_passed(runs: dict[str, Path], tmp_pat
     assert run_cli("gate", runs["base"], "--gates", gates, "--junit", tmp_path / "j.xml") == 1
     out = capsys.readouterr().out
     assert "FAIL de exact_match: insufficient data (30 items < min_items 31)" in out
-    assert "3 with insufficient data" in out
+    assert "3 failed for insufficient data" in out
     result = run_gate(runs["base"], gates=gates)
     assert {c.status for c in result.checks} == {"insufficient"} and not result.passed
 

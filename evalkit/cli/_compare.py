@@ -12,6 +12,7 @@ from evalkit.errors import UsageError
 
 if TYPE_CHECKING:
     from evalkit.compare import Comparison
+    from evalkit.gate import GateResult
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -68,19 +69,21 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
         if comparison.forced and comparison.incompatibilities:
             click.echo("warning: forced comparison of incompatible runs: "
                        + safe_text("; ".join(comparison.incompatibilities)), err=True)
+    # With --gate the verdicts are computed before the report is written, so the page shows them.
+    results = _gate_results(base_run, comparisons, force, gates_file) if gate else None
     if fmt == "md" and out is None:
-        click.echo(safe_text(render_compare_report(comparisons, "md")))  # outputs and names are untrusted
+        click.echo(safe_text(render_compare_report(comparisons, "md", results)))  # outputs and names are untrusted
     else:
         target = out or Path("compare.html")
-        write_compare_report(comparisons, target, "md" if fmt == "md" else "html")
+        write_compare_report(comparisons, target, "md" if fmt == "md" else "html", results)
         for comparison in comparisons:
             click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
             for line in comparison.summary_lines():
                 click.echo("  " + safe_text(line))
         click.echo(f"report: {target}")
-    if not gate:
+    if results is None:
         return 0
-    return _gate(base_run, comparisons, force, gates_file, junit, markdown, json_path)
+    return _print_gates(comparisons, results, junit, markdown, json_path)
 
 
 def _check_gate_options(gate: bool, variants: tuple[str, str] | None, n_candidates: int, gates_file: Path | None,
@@ -95,16 +98,22 @@ def _check_gate_options(gate: bool, variants: tuple[str, str] | None, n_candidat
         raise UsageError("--junit, --markdown and --json with --gate need a single candidate run")
 
 
-def _gate(base_run: Path, comparisons: list[Comparison], force: bool, gates_file: Path | None,
-          junit: Path | None, markdown: Path | None, json_path: Path | None) -> int:
-    """Run the quality gates on every candidate (reusing its comparison); 1 when any gate fails."""
-    from evalkit.cli._gate import write_gate_outputs
+def _gate_results(base_run: Path, comparisons: list[Comparison], force: bool,
+                  gates_file: Path | None) -> list[GateResult]:
+    """The quality gate of every candidate (reusing its comparison)."""
     from evalkit.gate import run_gate
 
+    return [run_gate(c.cand.path, baseline=base_run, gates=gates_file, force=force, comparison=c)
+            for c in comparisons]
+
+
+def _print_gates(comparisons: list[Comparison], results: list[GateResult], junit: Path | None,
+                 markdown: Path | None, json_path: Path | None) -> int:
+    """Print each gate's lines and write its CI outputs; 1 when any gate fails."""
+    from evalkit.cli._gate import write_gate_outputs
+
     passed = True
-    for comparison in comparisons:
-        result = run_gate(comparison.cand.path, baseline=base_run, gates=gates_file, force=force,
-                          comparison=comparison)
+    for comparison, result in zip(comparisons, results, strict=True):
         click.echo(f"gate {safe_text(comparison.cand_label)}:")
         for line in result.lines():
             click.echo("  " + safe_text(line))

@@ -18,9 +18,19 @@ from typing import Literal
 
 import numpy as np
 
-from evalkit.compare import Comparison, MetricComparison, RunData, compare_runs, load_run, score_function
+from evalkit.compare import (
+    Comparison,
+    MetricComparison,
+    RunData,
+    compare_runs,
+    load_run,
+    results_problem,
+    score_function,
+)
 from evalkit.errors import UsageError
 from evalkit.gate._spec import ERROR_RATE, Bound, GateSpec, LoadedGates, load_gates, parse_gates
+from evalkit.gate._text import RUN_LANGUAGE, messages, summary
+from evalkit.gate._text import where as _where
 from evalkit.results import ItemResult, ScorerBook, ScorerRecord
 from evalkit.stats import aggregate_repeats, bootstrap_ci, is_regression, mean_score_fn, mean_stats, wilson_interval
 
@@ -28,7 +38,6 @@ __all__ = ["Check", "GateResult", "RunCell", "run_cells", "run_gate"]
 
 Status = Literal["pass", "fail", "insufficient"]
 CheckKind = Literal["threshold", "regression", "run"]
-RUN_LANGUAGE = "*"  # language of run-level checks
 
 
 @dataclass(frozen=True)
@@ -100,26 +109,29 @@ class GateResult:
         return sorted(langs, key=lambda x: (order.get(x, len(order)), x))
 
     def summary(self) -> str:
-        """``gate passed: 24 checks (de 8/8, hi 8/8, th 8/8)`` or ``gate FAILED: 3 of 24 checks failed (...)``."""
-        parts = []
-        for lang in self.languages():
-            mine = [c for c in self.checks if c.language == lang]
-            if mine:
-                parts.append(f"{lang} {sum(c.passed for c in mine)}/{len(mine)}")
-        per_lang = f" ({', '.join(parts)})" if parts else ""
-        insufficient = sum(1 for c in self.checks if c.status == "insufficient")
-        extra = f"; {insufficient} with insufficient data" if insufficient else ""
-        if self.passed:
-            return f"gate passed: {len(self.checks)} checks{per_lang}{extra}"
-        return f"gate FAILED: {len(self.failures)} of {len(self.checks)} checks failed{per_lang}{extra}"
+        """``gate passed: all 24 checks passed (de 8, hi 8, th 8)`` or
+        ``gate FAILED: 7 of 24 checks failed (th 7 of 8; de, hi passed)``."""
+        return summary(self.checks, self.languages())
+
+    def failure_lines(self) -> list[str]:
+        """One line per distinct failure (checks lacking the same data share a line)."""
+        return self._messages(self.failures)
+
+    def warning_lines(self) -> list[str]:
+        """Checks that passed only because ``on_insufficient: warn``, then the gate's warnings."""
+        warned = [c for c in self.checks if c.passed and c.status == "insufficient"]
+        return self._messages(warned) + [w for i, w in enumerate(self.warnings) if w not in self.warnings[:i]]
 
     def lines(self) -> list[str]:
-        """What the CLI prints: one line per failing check, warnings, then the summary."""
-        out = [f"FAIL {c.message}" for c in self.failures]
-        out += [f"WARN {c.message}" for c in self.checks if c.passed and c.status == "insufficient"]
-        out += [f"WARN {w}" for w in self.warnings]
+        """What the CLI prints: one line per distinct failure, warnings, then the summary."""
+        out = [f"FAIL {m}" for m in self.failure_lines()]
+        out += [f"WARN {m}" for m in self.warning_lines()]
         out.append(self.summary())
         return out
+
+    def _messages(self, checks: list[Check]) -> list[str]:
+        labels = [r.label for r in self.run.manifest.scorers] + [ERROR_RATE]
+        return messages(checks, several=self.several_variants, min_items=self.spec.min_items, metric_order=labels)
 
 
 # --- values of one run ---------------------------------------------------------------------------
@@ -214,10 +226,6 @@ def _p(p: float | None) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
-def _where(language: str, variant: str | None, several: bool) -> str:
-    return f"{language} [{variant}]" if several and variant else language
-
-
 # --- checks --------------------------------------------------------------------------------------
 
 
@@ -287,13 +295,23 @@ def regression_checks(comparison: Comparison, spec: GateSpec, several: bool) -> 
     return [c for m in comparison.metrics if (c := _regression_check(m, spec, several)) is not None]
 
 
-def _run_check(run: RunData) -> Check:
+def incompleteness(run: RunData) -> str | None:
+    """Why ``run`` is not one complete run of its plan, or None: :func:`evalkit.compare.results_problem`
+    (status, and every planned item id exactly once in ``results.jsonl``), or a single shard of a
+    sharded run."""
     m = run.manifest
-    ok = m.status == "complete"
-    detail = f"{m.counts.done} of {m.counts.planned} items done"
-    message = f"run {run.label} is {m.status}: {detail}" + (f" ({m.abort_reason})" if m.abort_reason else "")
-    return Check(kind="run", language=RUN_LANGUAGE, metric="run", status="pass" if ok else "fail", passed=ok,
-                 message=message, name="run complete", n=m.counts.planned)
+    if m.status == "complete" and m.shard:
+        return (f"run {run.label} is shard {m.shard} of the suite's items: "
+                "merge every shard (evalkit merge) before gating")
+    return results_problem(run)
+
+
+def _run_check(run: RunData) -> Check | None:
+    message = incompleteness(run)
+    if message is None:
+        return None
+    return Check(kind="run", language=RUN_LANGUAGE, metric="run", status="fail", passed=False,
+                 message=message, name="run complete", n=run.manifest.counts.planned)
 
 
 # --- validation against the run ------------------------------------------------------------------
@@ -401,7 +419,8 @@ def run_gate(
     _check_names(loaded, run, warnings)
     several = len(run.manifest.variants) > 1
     cells = run_cells(run, spec)
-    checks = [_run_check(run)] if spec.require_complete and run.manifest.status != "complete" else []
+    run_check = _run_check(run) if spec.require_complete else None
+    checks = [run_check] if run_check is not None else []
     checks += threshold_checks(cells, spec, several)
     cmp = None
     if baseline is not None:
@@ -409,8 +428,9 @@ def run_gate(
         checks += regression_checks(cmp, spec, several)
         if cmp.incompatibilities:
             warnings.append("compared despite: " + "; ".join(cmp.incompatibilities))
-        if cmp.base.manifest.status != "complete":
-            warnings.append(f"the baseline run is {cmp.base.manifest.status}")
+        base_problem = incompleteness(cmp.base)
+        if base_problem is not None:
+            warnings.append(f"the baseline: {base_problem}")
         if cmp.unmatched_cand or cmp.unmatched_base:
             warnings.append(f"{cmp.unmatched_cand} items only in the run, {cmp.unmatched_base} only in the baseline "
                             "(not compared)")

@@ -172,11 +172,12 @@ def _table(result: GateResult) -> list[str]:
     order = {lang: i for i, lang in enumerate(result.languages())}
     for (lang, variant), cells in sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
         checks = [c for c in result.checks if c.language == lang and (not several or c.variant == variant)]
-        passed = sum(c.passed for c in checks)
-        mark = "" if not checks else (" ✅" if passed == len(checks) else " ❌")
+        failed = sum(not c.passed for c in checks)
+        verdict_text = "–" if not checks else (f"{failed} of {len(checks)} failed ❌" if failed
+                                               else f"{len(checks)} passed ✅")
         values = [_value(cells[m]) + _delta(compared.get((variant, lang, m))) if m in cells else "–" for m in metrics]
         n = max((c.n for c in cells.values() if c.kind != "error_rate"), default=0)
-        row = [lang, *([variant] if several else []), *values, str(n), f"{passed}/{len(checks)}{mark}"]
+        row = [lang, *([variant] if several else []), *values, str(n), verdict_text]
         lines.append("| " + " | ".join(_md(x) for x in row) + " |")
     return lines
 
@@ -206,13 +207,12 @@ def markdown_summary(result: GateResult) -> str:
     """A Markdown summary for a PR comment or ``$GITHUB_STEP_SUMMARY``: verdict, failing checks,
     a per-language table (values, deltas vs baseline, checks passed), warnings, all checks."""
     lines = _header(result)
-    lines += _bullets("Failing checks", [c.message for c in result.failures])
+    lines += _bullets("Failing checks", result.failure_lines())
     lines += ["### Per language", "", *_table(result), ""]
     cmp = result.comparison
     if cmp is not None and cmp.incompatibilities:
         lines += ["**Compared with --force although:** " + _md("; ".join(cmp.incompatibilities)), ""]
-    warns = [c.message for c in result.checks if c.passed and c.status == "insufficient"] + result.warnings
-    lines += _bullets("Warnings", warns)
+    lines += _bullets("Warnings", result.warning_lines())
     if cmp is not None and cmp.summary_lines():
         lines += ["<details><summary>Comparison with the baseline</summary>", ""]
         lines += [f"- {_md(line)}" for line in cmp.summary_lines()]

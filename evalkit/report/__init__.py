@@ -22,6 +22,7 @@ from evalkit.report._render import render_html
 
 if TYPE_CHECKING:
     from evalkit.compare import Comparison
+    from evalkit.gate import GateResult
 
 Format = Literal["html", "md"]
 
@@ -41,18 +42,21 @@ def write_run_report(run_dir: Path, out: Path, fmt: Format = "html") -> Path:
     return _write(Path(out), render_run_report(run_dir, fmt))
 
 
-def render_compare_report(comparisons: Sequence[Comparison], fmt: Format = "html") -> str:
+def render_compare_report(comparisons: Sequence[Comparison], fmt: Format = "html",
+                          gates: Sequence[GateResult] | None = None) -> str:
     """A baseline compared with one or more candidates (one :class:`~evalkit.compare.Comparison` each,
-    all with the same baseline) as an HTML page or a Markdown summary."""
-    context = compare_context(list(comparisons))
+    all with the same baseline) as an HTML page or a Markdown summary; with ``gates`` (one
+    :class:`~evalkit.gate.GateResult` per candidate) the page shows each gate's verdict and failures."""
+    context = compare_context(list(comparisons), gates)
     if fmt == "md":
         return compare_markdown(context)
     return render_html("compare.html.j2", context)
 
 
-def write_compare_report(comparisons: Sequence[Comparison], out: Path, fmt: Format = "html") -> Path:
+def write_compare_report(comparisons: Sequence[Comparison], out: Path, fmt: Format = "html",
+                         gates: Sequence[GateResult] | None = None) -> Path:
     """Write :func:`render_compare_report` to ``out`` (parent folders are created). Returns ``out``."""
-    return _write(Path(out), render_compare_report(comparisons, fmt))
+    return _write(Path(out), render_compare_report(comparisons, fmt, gates))
 
 
 def _write(out: Path, text: str) -> Path:

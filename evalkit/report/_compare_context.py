@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from evalkit.report._colors import diverging
@@ -14,6 +15,7 @@ from evalkit.report._svg import Effect, forest_plot
 
 if TYPE_CHECKING:
     from evalkit.compare import Comparison, Flip, ItemPair, MetricComparison
+    from evalkit.gate import GateResult
 
 MAX_FLIP_CARDS = 100  # per section and direction; the item table below holds every item
 FLIP_LABELS = {"pass_to_fail": "pass → fail", "fail_to_pass": "fail → pass", "score_drop": "score drop",
@@ -217,8 +219,22 @@ def pair_table(comparison: Comparison) -> dict[str, Any]:
     }
 
 
-def section(comparison: Comparison, index: int) -> dict[str, Any]:
-    """One candidate compared with the baseline."""
+def gate_context(result: GateResult) -> dict[str, Any]:
+    """The gate's verdict on one candidate (``compare --gate``): the summary line, every failure line
+    (one per distinct failure, as the terminal prints them), the warnings and the gates file."""
+    return {
+        "passed": result.passed,
+        "summary": result.summary(),
+        "failures": result.failure_lines(),
+        "warnings": result.warning_lines(),
+        "source": result.source,
+        "n_checks": len(result.checks),
+        "n_failed": len(result.failures),
+    }
+
+
+def section(comparison: Comparison, index: int, gate: GateResult | None = None) -> dict[str, Any]:
+    """One candidate compared with the baseline (and the gate's verdict on it, with ``compare --gate``)."""
     regressions, n_regression_items = flip_cards(comparison, regressions=True)
     improvements, n_improvement_items = flip_cards(comparison, regressions=False)
     n_p2f = sum(1 for f in comparison.flips if f.kind == "pass_to_fail")
@@ -254,13 +270,19 @@ def section(comparison: Comparison, index: int) -> dict[str, Any]:
         "improvements": improvements,
         "n_improvement_items": n_improvement_items,
         "items": pair_table(comparison),
+        "gate": gate_context(gate) if gate is not None else None,
     }
 
 
-def compare_context(comparisons: list[Comparison]) -> dict[str, Any]:
-    """Everything ``compare.html.j2`` and the Markdown summary need: the baseline and one section per candidate."""
+def compare_context(comparisons: list[Comparison], gates: Sequence[GateResult] | None = None) -> dict[str, Any]:
+    """Everything ``compare.html.j2`` and the Markdown summary need: the baseline and one section per candidate.
+
+    ``gates``: with ``compare --gate``, the gate's result for each candidate (same order)."""
     if not comparisons:
         raise ValueError("nothing to compare")
+    if gates is not None and len(gates) != len(comparisons):
+        raise ValueError("one gate result per comparison")
+    verdicts: list[GateResult | None] = list(gates) if gates is not None else [None] * len(comparisons)
     first = comparisons[0]
     base = header(first.base.manifest)
     cands = ", ".join(c.cand_label for c in comparisons)
@@ -268,6 +290,6 @@ def compare_context(comparisons: list[Comparison]) -> dict[str, Any]:
         "title": f"{first.base_label} vs {cands}",
         "base_label": first.base_label,
         "base": base,
-        "sections": [section(c, i) for i, c in enumerate(comparisons)],
+        "sections": [section(c, i, g) for i, (c, g) in enumerate(zip(comparisons, verdicts, strict=True))],
         "forced": any(c.forced for c in comparisons),
     }

@@ -54,6 +54,16 @@ def run_markdown(ctx: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _gate_lines(gate: dict[str, Any] | None) -> list[str]:
+    """With ``compare --gate``: the gate's verdict and every failing line, before the comparison."""
+    if gate is None:
+        return []
+    icon = "✅" if gate["passed"] else "❌"
+    lines = [f"**{icon} {md(gate['summary'])}** (gates: {md(gate['source'])})", ""]
+    lines += [f"- FAIL {md(x)}" for x in gate["failures"]] + [f"- WARN {md(x)}" for x in gate["warnings"]]
+    return [*lines, ""] if gate["failures"] or gate["warnings"] else lines
+
+
 def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
     """Per candidate: a forced-comparison warning, the per-language table and the top regressions."""
     lines: list[str] = []
@@ -65,6 +75,7 @@ def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
             lines.append("> **Forced comparison** despite incompatibilities: " +
                          "; ".join(md(r) for r in s["incompatibilities"]))
             lines.append("")
+        lines += _gate_lines(s["gate"])
         lines.append(f"{s['n_regressions']} significant regressions, {s['n_improvements']} improvements, "
                      f"{s['n_pass_to_fail']} pass→fail and {s['n_fail_to_pass']} fail→pass flips on "
                      f"{s['pairs']} aligned items ({md(s['correction'])}, α={s['alpha']}).")

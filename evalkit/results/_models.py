@@ -108,7 +108,7 @@ class RunManifest(_Model):
     scorers: list[ScorerRecord]
     started_at: str
     finished_at: str | None = None
-    status: Literal["running", "complete", "interrupted", "aborted"] = "running"
+    status: Literal["running", "complete", "incomplete", "interrupted", "aborted"] = "running"
     abort_reason: str | None = None
     counts: Counts = Field(default_factory=Counts)
     signatures: dict[str, dict[str, str]] = {}  # metric label -> target language -> sacrebleu signature

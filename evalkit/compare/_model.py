@@ -1,0 +1,249 @@
+"""The values of a comparison: runs as read from disk, aligned item pairs, metric cells, flips, and the
+:class:`Comparison` that holds them, plus the one-line formatting of a cell (``format_cell``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from evalkit.errors import ResultsError
+from evalkit.results import MANIFEST, RESULTS, ItemResult, RunManifest, iter_results, read_manifest
+from evalkit.stats import PairedComparison
+
+Correction = Literal["holm", "bh"]
+CORRECTION_NAMES = {"holm": "Holm–Bonferroni", "bh": "Benjamini–Hochberg"}
+DISPLAY_NAMES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
+
+
+# --- reading runs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything read from a run directory: the manifest and the latest line per item id.
+
+    ``lines`` counts the result lines read and ``duplicate_ids`` are the item ids that have more than
+    one line: the gate checks completeness from these, not from the manifest's word alone."""
+
+    path: Path
+    manifest: RunManifest
+    results: list[ItemResult]
+    lines: int | None = None  # None: not counted (a RunData built by hand)
+    duplicate_ids: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """A short name for reports: the directory name."""
+        return self.path.name or str(self.path)
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read ``manifest.json`` and ``results.jsonl`` of ``run_dir`` (``ResultsError`` when it is not a run)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ResultsError(f"{run_dir}: not a directory (expected an evalkit run directory)")
+    if not (run_dir / MANIFEST).exists():
+        raise ResultsError(f"{run_dir}: no {MANIFEST} (is this an evalkit run directory?)")
+    manifest = read_manifest(run_dir)
+    if not (run_dir / RESULTS).exists():
+        raise ResultsError(f"{run_dir}: no {RESULTS} (the run has not written any results)")
+    latest: dict[str, ItemResult] = {}
+    duplicates: dict[str, None] = {}
+    lines = 0
+    for result in iter_results(run_dir / RESULTS):  # the last line of an item wins, as in latest_by_item
+        lines += 1
+        if result.item_id in latest:
+            duplicates[result.item_id] = None
+        latest[result.item_id] = result
+    return RunData(run_dir, manifest, list(latest.values()), lines, tuple(duplicates))
+
+
+def results_problem(run: RunData) -> str | None:
+    """Why ``run`` is not complete, or None. Read from ``results.jsonl`` itself, not only the manifest's
+    status: every planned item id present exactly once (distinct ids == ``counts.planned``, no id on
+    two lines)."""
+    m = run.manifest
+    if m.status != "complete":
+        detail = f"{m.counts.done} of {m.counts.planned} items done"
+        return f"run {run.label} is {m.status}: {detail}" + (f" ({m.abort_reason})" if m.abort_reason else "")
+    if run.lines is None:
+        return None
+    items, planned = len(run.results), m.counts.planned
+    found, notes = [], []
+    if run.duplicate_ids:
+        found.append(f"{len(run.duplicate_ids)} item ids more than once")
+        notes.append(f"{run.lines} lines for {items} items")
+    if items < planned:
+        found.append(f"{items} of {planned} planned items")
+    elif items > planned:
+        found.append(f"{items} item ids for {planned} planned items")
+    if not found:
+        return None
+    notes.append("the manifest says complete")
+    return f"run {run.label} is incomplete: {RESULTS} holds {' and '.join(found)} ({'; '.join(notes)})"
+
+
+# --- values ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemPair:
+    """The same item in the base and the candidate run."""
+
+    key: str  # item_id, or "case|language|repeat" when comparing two variants of one run
+    language: str
+    case_id: str
+    repeat: int
+    base: ItemResult
+    cand: ItemResult
+    variant: str | None = None  # the variant in both runs (None when comparing two variants)
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One (variant, language, metric) cell of a comparison."""
+
+    language: str
+    metric: str
+    higher_is_better: bool
+    kind: Literal["corpus", "binary"]
+    result: PairedComparison
+    significant: bool  # p_adjusted < alpha
+    regression: bool  # significant and in the bad direction
+    signature: str | None
+    variant: str | None = None  # None when comparing two variants (see Comparison.base_variant)
+    repeats: int = 1  # repeats per item that were aggregated (1: none)
+
+    @property
+    def improvement(self) -> bool:
+        """Significant and in the good direction."""
+        return self.result.improvement
+
+
+FlipKind = Literal["pass_to_fail", "fail_to_pass", "score_drop", "score_gain"]
+
+
+@dataclass(frozen=True)
+class Flip:
+    """An item whose pass/fail changed, or that lost/gained the most score on a corpus metric.
+
+    Values are the item's own scores (0/1 for binary metrics, sentence-level scores for
+    corpus metrics; means over repeats when repeats are aggregated); ``delta = cand - base``.
+    """
+
+    pair: ItemPair
+    metric: str
+    base_value: float | None
+    cand_value: float | None
+    delta: float
+    kind: FlipKind
+
+    @property
+    def regression(self) -> bool:
+        return self.kind in ("pass_to_fail", "score_drop")
+
+
+@dataclass
+class Comparison:
+    """The comparison of a candidate run with a base run (see :func:`compare_runs`)."""
+
+    base: RunData
+    cand: RunData
+    base_label: str
+    cand_label: str
+    base_variant: str | None
+    cand_variant: str | None
+    metrics: list[MetricComparison]
+    flips: list[Flip]
+    unmatched_base: int
+    unmatched_cand: int
+    errors_base: int
+    errors_cand: int
+    incompatibilities: list[str]
+    forced: bool
+    correction: str
+    alpha: float
+    n_resamples: int
+    seed: int
+    pairs: list[ItemPair] = field(default_factory=list, repr=False)
+    notes: list[str] = field(default_factory=list)
+    correction_method: Correction = "holm"
+
+    @property
+    def regressions(self) -> list[MetricComparison]:
+        return [m for m in self.metrics if m.regression]
+
+    def languages(self) -> list[str]:
+        """Languages with at least one metric cell, in the base run's language order."""
+        order = {lang: i for i, lang in enumerate(self.base.manifest.languages)}
+        langs = {m.language for m in self.metrics}
+        return sorted(langs, key=lambda x: (order.get(x, len(order)), x))
+
+    def variants(self) -> list[str | None]:
+        """Variants with metric cells (``[None]`` when comparing two variants)."""
+        seen: dict[str | None, None] = {}
+        for m in self.metrics:
+            seen.setdefault(m.variant, None)
+        return list(seen)
+
+    def summary_lines(self) -> list[str]:
+        """One PR-pasteable line per language (per variant and language when a run has several)."""
+        several = len(self.variants()) > 1
+        lines = []
+        for variant in self.variants():
+            for lang in self.languages():
+                cells = [m for m in self.metrics if m.language == lang and m.variant == variant]
+                cells.sort(key=lambda m: self._metric_order(m.metric))
+                if not cells:
+                    continue
+                head = f"{lang} [{variant}]" if several and variant else lang
+                lines.append(f"{head}: " + "; ".join(format_cell(m) for m in cells))
+        return lines
+
+    def _metric_order(self, label: str) -> int:
+        labels = [r.label for r in self.base.manifest.scorers]
+        return labels.index(label) if label in labels else len(labels)
+
+
+# --- formatting ------------------------------------------------------------------------------------
+
+
+def display_metric(label: str) -> str:
+    """``chrf++`` → ``chrF++``; other labels unchanged."""
+    return DISPLAY_NAMES.get(label, label)
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """``-3.2`` → ``−3.2`` (Unicode minus), ``3.2`` → ``+3.2``."""
+    if math.isnan(x):
+        return "n/a"
+    text = f"{x:+.{digits}f}"
+    return text.replace("-", "−")
+
+
+def plain(x: float, digits: int = 1) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.{digits}f}".replace("-", "−")
+
+
+def format_p(p: float) -> str:
+    if math.isnan(p):
+        return "p=n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def format_cell(m: MetricComparison) -> str:
+    """``chrF++ 41.2 → 38.0 (−3.2, 95% CI −5.1..−1.4, p=0.003) ▼ regression`` (p adjusted)."""
+    r = m.result
+    unit = "%" if m.kind == "binary" else ""
+    pts = " pts" if m.kind == "binary" else ""
+    text = (
+        f"{display_metric(m.metric)} {plain(r.base)}{unit} → {plain(r.cand)}{unit} "
+        f"({signed(r.delta)}{pts}, 95% CI {plain(r.ci_low)}..{plain(r.ci_high)}, {format_p(r.p)}, n={r.n})"
+    )
+    if m.regression:
+        text += " ▼ regression"
+    elif m.improvement:
+        text += " ▲ improvement"
+    return text
