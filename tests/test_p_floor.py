@@ -181,3 +181,29 @@ def test_small_n_aa_false_alarm_rate(n: int) -> None:
         r = paired_bootstrap(mean_stats(base), mean_stats(cand), fn, metric="m", n_resamples=200, seed=seed)
         significant += r.p_value < 0.05
     assert significant / seeds <= 0.07
+
+
+def test_sign_flip_p_on_a_corpus_metric_equals_explicit_swaps() -> None:
+    """BLEU is not a mean: check the enumeration against swapping the items' statistics one
+    arrangement at a time and scoring both sides with sacrebleu's own formula."""
+    bleu = sacrebleu.BLEU()
+    rng = np.random.default_rng(5)
+    words = "the a dog cat house tree runs quickly today green market friend".split()
+    refs = [" ".join(rng.choice(words, 8)) for _ in range(8)]
+    hyp_b = [" ".join(r.split()[: int(rng.integers(4, 9))]) for r in refs]
+    hyp_c = [" ".join(rng.permutation(r.split())) for r in refs]
+    hyp_c[2] = hyp_b[2]  # one unchanged item
+    b = np.asarray(bleu._extract_corpus_statistics(hyp_b, [refs]), dtype=float)
+    c = np.asarray(bleu._extract_corpus_statistics(hyp_c, [refs]), dtype=float)
+
+    def score(sums: np.ndarray) -> float:
+        return float(bleu._compute_score_from_stats(list(sums)).score)
+
+    delta = score(c.sum(axis=0)) - score(b.sum(axis=0))
+    extreme = 0
+    for swap in itertools.product((False, True), repeat=8):
+        mask = np.asarray(swap)[:, None]
+        base, cand = np.where(mask, c, b), np.where(mask, b, c)
+        extreme += abs(score(cand.sum(axis=0)) - score(base.sum(axis=0))) >= abs(delta) - 1e-9
+    assert sign_flip_p(b, c, corpus_score_fn(bleu)) == pytest.approx(extreme / 2**8)
+    assert sign_flip_p(b, c, score) == pytest.approx(extreme / 2**8)  # a plain callable too

@@ -181,9 +181,12 @@ def sign_flip_p(base: npt.ArrayLike, cand: npt.ArrayLike, score_fn: ScoreFn) -> 
     base_sum, cand_sum = b.sum(axis=0), c.sum(axis=0)
     delta = float(score_fn(cand_sum)) - float(score_fn(base_sum))
     diff = c[changed] - b[changed]  # (m, k): what swapping each changed item moves
-    flips = ((np.arange(2**m)[:, None] >> np.arange(m)) & 1).astype(np.float64)  # (2^m, m)
-    moved = flips @ diff
-    deltas = apply_score(score_fn, cand_sum - moved) - apply_score(score_fn, base_sum + moved)
+    flips = ((np.arange(2**m)[:, None] >> np.arange(m)) & 1).astype(np.float64)  # row i: the bits of i
+    # The base side after swapping the items of arrangement i; the candidate side of arrangement i
+    # is the base side of its complement (every other item swapped), row 2^m - 1 - i: one score
+    # per arrangement serves both sides.
+    scores = apply_score(score_fn, base_sum + flips @ diff)
+    deltas = scores[::-1] - scores
     threshold = abs(delta) - 1e-9 * max(1.0, abs(delta))
     extreme = int(np.count_nonzero(np.isnan(deltas) | (np.abs(deltas) >= threshold)))
     return max(extreme / 2**m, min_paired_p(m))
