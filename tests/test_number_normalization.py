@@ -213,3 +213,32 @@ def test_letters_and_other_punctuation_unchanged_by_the_number_rule() -> None:
         assert normalize(text) == expected
     assert unicodedata.category("\u066b") == "Po"  # removed like any punctuation when not between digits
     assert normalize("\u066b") == ""
+
+
+# --- contains: a number is found only as a whole number -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "needle", "found"),
+    [
+        ("The answer is 15.", "5", False),
+        ("The answer is -5.", "5", False),
+        ("It is 3.5 metres", "5", False),
+        ("It is 3.5 metres", "3", False),
+        ("about 1/2 of it", "2", False),
+        ("from 3-5 days", "-5", False),  # a hyphen between digits is not a sign
+        ("It is 5.", "5", True),
+        ("It is −5 °C", "-5", True),
+        ("42 Äpfel", "42", True),
+        ("उत्तर: ४२ रुपये", "42", True),
+        ("about 1/2 of it", "1/2", True),
+        ("It is 3.5 metres", "3.5", True),
+        ("答案是巴黎。", "巴黎", True),  # needles without digits: substring as before
+        ("Parisian", "paris", True),
+        ("Room 5B", "5", True),  # letters around a number do not make it another number
+        ("A5", "5", True),
+    ],
+)
+def test_contains_matches_whole_numbers(output: str, needle: str, found: bool) -> None:
+    scorer = build_scorer("contains", {"values": [needle]}, "en")
+    assert scorer.score(output, []).value == (1.0 if found else 0.0), (output, needle, normalize(output))
