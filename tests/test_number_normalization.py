@@ -242,3 +242,21 @@ def test_letters_and_other_punctuation_unchanged_by_the_number_rule() -> None:
 def test_contains_matches_whole_numbers(output: str, needle: str, found: bool) -> None:
     scorer = build_scorer("contains", {"values": [needle]}, "en")
     assert scorer.score(output, []).value == (1.0 if found else 0.0), (output, needle, normalize(output))
+
+
+def test_huge_exponents_do_not_blow_up() -> None:
+    """A hostile answer must not make the scorer build a billion-digit number or crash on Decimal's
+    overflow (`numeric: true` canonicalizes the whole answer); long numbers are not rounded."""
+    assert canonical_number("1e5") == "100000"
+    assert canonical_number("-2.50e-3") == "-0.0025"
+    assert canonical_number("1e999999999") is None
+    assert canonical_number("-2.50e-999999999") is None
+    assert canonical_number("1e999999999/3") is None
+    assert canonical_number("1/1e-999999999") is None
+    assert canonical_number("1" * 1001) is None
+    long = "12345678901234567890123456789012"  # 32 digits: more than Decimal's default 28
+    assert canonical_number(long) == long
+    assert canonical_number(long[:-1] + "3") != canonical_number(long)
+    em = build_scorer("exact_match", {"numeric": True}, "en")
+    assert em.score("1e999999999", ["1e999999999"]).value == 0.0  # not a number: never a match
+    assert em.score("1e3", ["1000"]).value == 1.0

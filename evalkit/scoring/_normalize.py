@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
 
 STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "accents", "whitespace")
@@ -169,6 +169,13 @@ def last_number(text: str) -> str | None:
     return canonical_number(matches[-1])
 
 
+# A number with more digits, or a power of ten beyond this either way, is not taken as a number: a
+# hostile "1e999999999" must not become a billion-digit string (nor overflow Decimal's default
+# context). Within the limit nothing is rounded (the default context keeps 28 digits).
+_MAX_PLACES = 1000
+_CONTEXT = Context(prec=4 * _MAX_PLACES, Emax=8 * _MAX_PLACES, Emin=-8 * _MAX_PLACES)
+
+
 def _decimal(s: str) -> Decimal | None:
     if "," in s and "." in s:
         # the later separator is the decimal point
@@ -180,7 +187,9 @@ def _decimal(s: str) -> Decimal | None:
         value = Decimal(s)
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    if not value.is_finite() or abs(value.adjusted()) > _MAX_PLACES or len(value.as_tuple().digits) > _MAX_PLACES:
+        return None
+    return value
 
 
 def _fraction_text(value: Fraction) -> str:
@@ -196,11 +205,11 @@ def _fraction_text(value: Fraction) -> str:
     if den != 1:
         return f"{value.numerator}/{value.denominator}"
     k = max(twos, fives)
-    return _decimal_text(Decimal(value.numerator * 10**k // value.denominator).scaleb(-k))
+    return _decimal_text(Decimal(value.numerator * 10**k // value.denominator).scaleb(-k, _CONTEXT))
 
 
 def _decimal_text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    text = format(value.normalize(_CONTEXT), "f")
     return "0" if text in {"-0", "0"} else text
 
 
