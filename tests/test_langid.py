@@ -463,7 +463,7 @@ def test_chinese_answer_to_japanese_prompt() -> None:
         ("1, 2, 3, 5, 8, 13", "numbers only"),
         ("Paris", "too short"),
         ("Oui.", "too short"),
-        ("東京", "too short"),
+        ("Salut !", "too short"),  # ("東京" for fr fails instead: wrong script, see test_short_answers.py)
         ("", "empty"),
         ("   \n", "empty"),
         ("?!", "no letters"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from evalkit.languages import get_language, primary_subtag
+from evalkit.languages import LANGUAGES, get_language, primary_subtag
 
 from ._detect import detect
-from ._script import script_profile
+from ._script import ScriptProfile, effective_length, has_script, script_profile
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,16 @@ def strip_code(text: str) -> str:
     return _INLINE.sub(" ", text)
 
 
+def script_decides(profile: ScriptProfile, expected: str) -> bool:
+    """Whether the text is written entirely in a script that, among evalkit's languages, only
+    ``expected`` uses (Thai, Hangul, Greek...; Han alone is Chinese, Han with kana Japanese)."""
+    grouped = profile.grouped()
+    if len(grouped) != 1:
+        return False
+    script = next(iter(grouped))
+    return [code for code, lang in LANGUAGES.items() if lang.script == script] == [expected]
+
+
 def check_language(
     text: str,
     expected: str,
@@ -61,11 +71,23 @@ def check_language(
     In order:
 
     * With ``skip_code`` fenced code blocks and inline code are removed first;
-      an answer that is (almost) only code is not applicable (``"code"``).
+      an answer that is (almost) only code — what is left is shorter than
+      ``min_chars`` — is not applicable (``"code"``).
     * No letters at all: not applicable (``"numbers only"``, ``"no letters"``,
       ``"empty"``); with ``skip_numeric=False`` a numbers-only answer is
       judged instead, and fails (``"numbers only"``).
-    * Fewer than ``min_chars`` letters: not applicable (``"too short"``).
+    * **The script check comes first**: without a single letter of the script
+      of ``expected`` (Han for zh, Han or kana for ja, Devanagari for hi...)
+      the answer fails whatever its length (``"wrong script: Latin"``; when it
+      is long enough to identify, the reason names the language,
+      ``"wrong language: en"``, or the transliteration).
+    * An answer entirely in a script that only ``expected`` uses among
+      evalkit's languages (Thai, Hangul, Han for zh, kana for ja, Greek...)
+      is judged whatever its length: "谢谢" is Chinese.
+    * Otherwise the text must be at least ``min_chars`` long, counted per
+      script in Latin-letter equivalents (:func:`effective_length`: a Han
+      character counts 3, a kana or Hangul syllable 2, other letters 1), or
+      it is not applicable (``"too short"``): "Paris" could be many languages.
     * Romanized text (Hindi in Latin letters, ...) fails
       (``"wrong script: Latin (transliterated)"``); so do answers that mix two
       languages or scripts substantially (``"mixed"``).
@@ -90,15 +112,21 @@ def check_language(
 
     body = strip_code(text) if skip_code else text
     had_code = body != text
-    letters = script_profile(body).letters
-    if letters == 0:
+    profile = script_profile(body)
+    if profile.letters == 0:
         if had_code and script_profile(text).letters > 0:
             return na("code")
         if any(ch.isdigit() for ch in body):
             return na("numbers only") if skip_numeric else fail("numbers only")
         return na("no letters" if body.strip() else "empty")
-    if letters < min_chars:
-        return na("code" if had_code else "too short")
+    length = effective_length(profile, lang.script)
+    if had_code and length < min_chars:
+        return na("code")
+
+    if not has_script(profile, lang.script):
+        return _wrong_script(body, exp, profile, length >= min_chars, min_confidence)
+    if length < min_chars and not script_decides(profile, exp):
+        return na("too short")
 
     det = detect(body, exp)
     if det.transliterated:
@@ -115,3 +143,24 @@ def check_language(
         return fail(f"wrong script: {det.script}", det.language, det.confidence)
     guess = f" (best guess: {det.language})" if det.language else ""
     return FidelityVerdict(False, None, exp, det.language, det.confidence, f"uncertain{guess}")
+
+
+def _wrong_script(body: str, exp: str, profile: ScriptProfile, identifiable: bool,
+                  min_confidence: float) -> FidelityVerdict:
+    """The failing verdict for a text without a letter of the expected script.
+
+    Long enough to identify (``identifiable``), the reason says what it is instead: the
+    transliteration, the mix, or the language detected with ``min_confidence``.
+    """
+    script = profile.dominant or "Other"
+    if identifiable:
+        det = detect(body, exp)
+        if det.transliterated:
+            reason = f"wrong script: {det.script} (transliterated)"
+            return FidelityVerdict(True, False, exp, None, det.confidence, reason)
+        if det.mixed:
+            return FidelityVerdict(True, False, exp, det.language, det.confidence, "mixed")
+        if det.language is not None and det.confidence >= min_confidence:
+            return FidelityVerdict(True, False, exp, det.language, det.confidence, f"wrong language: {det.language}")
+        return FidelityVerdict(True, False, exp, det.language, 1.0, f"wrong script: {det.script or script}")
+    return FidelityVerdict(True, False, exp, None, 1.0, f"wrong script: {script}")

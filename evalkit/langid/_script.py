@@ -227,6 +227,32 @@ def weighted_shares(profile: ScriptProfile) -> dict[str, float]:
     return {s: v / total for s, v in weighted.items()}
 
 
+def has_script(profile: ScriptProfile, script: str) -> bool:
+    """Whether the text has at least one letter of ``script`` (a registry script name:
+    ``"Japanese"`` means Han or kana; a script not in :data:`SCRIPTS` is ``"Other"``)."""
+    if script == JAPANESE:
+        return any(s in profile.shares for s in _CJK)
+    return (script if script in _INDEX else "Other") in profile.shares
+
+
+def effective_length(profile: ScriptProfile, expected_script: str | None = None) -> float:
+    """The length of a text in Latin-letter equivalents: letters weighted by :data:`DENSITY`.
+
+    A Han character is about a word (3), a kana or Hangul syllable two letters, any other
+    letter one. When Japanese is expected and the text has no kana, Han counts one per
+    character: kanji alone do not tell Japanese from Chinese, so the text must be as long
+    as an alphabetic one to be judged.
+    """
+    han = DENSITY["Han"]
+    if expected_script == JAPANESE and not any(s in profile.shares for s in _KANA):
+        han = 1.0
+    total = 0.0
+    for script, share in profile.shares.items():
+        weight = han if script == "Han" else DENSITY.get(script, 1.0)
+        total += round(share * profile.letters) * weight
+    return total
+
+
 def dominant_of(shares: dict[str, float]) -> str | None:
     """The script with the largest share; ties go to the script listed first in :data:`SCRIPTS`."""
     if not shares:

@@ -79,6 +79,41 @@ class ContainsOptions(Options):
     require: Literal["any", "all"] = "any"
 
 
+_IN_NUMBER = ".,/"  # between two digits, part of the number (see remove_punctuation)
+
+
+def _whole_number_at(haystack: str, start: int, end: int) -> bool:
+    """Whether ``haystack[start:end]`` does not cut a number: no digit, sign or in-number separator
+    continues it on a side where the needle begins or ends with a digit (or a sign)."""
+    first, last = haystack[start], haystack[end - 1]
+    if start > 0 and (first.isdecimal() or first == "-"):
+        prev = haystack[start - 1]
+        if prev.isdecimal() or (first != "-" and prev == "-"):
+            return False
+        if prev in _IN_NUMBER and start > 1 and haystack[start - 2].isdecimal():
+            return False
+    if end < len(haystack) and last.isdecimal():
+        nxt = haystack[end]
+        if nxt.isdecimal() or (nxt in _IN_NUMBER and end + 1 < len(haystack) and haystack[end + 1].isdecimal()):
+            return False
+    return True
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """``needle in haystack``, except that a number is only found as a whole number: "5" is not in
+    "15", "-5", "3.5" or "5,000", "-5" is not in "3-5"; needles without digits are plain substrings."""
+    if not needle:
+        return False
+    if not any(ch.isdecimal() for ch in needle):
+        return needle in haystack
+    start = haystack.find(needle)
+    while start != -1:
+        if _whole_number_at(haystack, start, start + len(needle)):
+            return True
+        start = haystack.find(needle, start + 1)
+    return False
+
+
 class ContainsScorer(NotCorpus):
     def __init__(self, options: ContainsOptions, language: str) -> None:
         self.options = options
@@ -89,7 +124,7 @@ class ContainsScorer(NotCorpus):
         steps = self.options.normalize
         haystack = normalize(output, steps)
         needles = [normalize(v, steps) for v in (self.options.values or references)]
-        hits = [bool(n) and n in haystack for n in needles]
+        hits = [contains(haystack, n) for n in needles]
         ok = any(hits) if self.options.require == "any" else all(hits)
         return ItemScore(1.0 if ok else 0.0)
 

@@ -4,6 +4,11 @@ Every step is language-neutral: digits of every script become ASCII, every Unico
 minus/dash becomes "-", punctuation means Unicode categories P* and S*, and accents are
 removed only from Latin, Greek and Cyrillic letters (removing combining marks from
 Devanagari or Thai would destroy the word).
+
+The punctuation step is number-aware (docs/suite-format.md, "Normalization"): a minus sign
+attached to a number ("-5"), and one decimal point, decimal comma or fraction slash between
+two digits ("3.14", "3,5", "1/2") survive; removed punctuation between two digits leaves a
+space, so two numbers are never joined into one ("2+3" → "2 3", not "23").
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
+from fractions import Fraction
 
 STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "accents", "whitespace")
 DEFAULT_STEPS = ("nfkc", "casefold", "minus", "digits", "punctuation", "whitespace")
@@ -52,6 +58,55 @@ def _punct(ch: str) -> bool | None:
 _DIGITS = _LazyTable(_digit)
 _PUNCT = _LazyTable(_punct)
 
+# Between two digits, one of these is part of the number, written as the value.
+_NUMBER_SEPARATORS = {
+    ".": ".",
+    ",": ",",
+    "\u066b": ".",  # ARABIC DECIMAL SEPARATOR
+    "\u066c": ",",  # ARABIC THOUSANDS SEPARATOR
+    "/": "/",
+    "\u2044": "/",  # FRACTION SLASH (NFKC writes "½" as "1⁄2")
+    "\u2215": "/",  # DIVISION SLASH
+}
+_DASHES = frozenset("-").union(map(chr, _MINUS))
+# A run of punctuation (anything but letters, digits and spaces; "_" is punctuation too) touching a digit.
+_NEAR_DIGIT = re.compile(r"(?:[^\w\s]|_)+(?=\d)|(?<=\d)(?:[^\w\s]|_)+")
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def _number_punct(text: str, start: int, end: int) -> str:
+    """What is left of the punctuation run ``text[start:end]``, which touches a digit."""
+    run = text[start:end]
+    after = end < len(text) and text[end].isdecimal()
+    before = start > 0 and text[start - 1].isdecimal()
+    if before and after and run in _NUMBER_SEPARATORS:
+        return _NUMBER_SEPARATORS[run]
+    sign = after and run[-1] in _DASHES
+    rest = (run[:-1] if sign else run).translate(_PUNCT)  # combining marks in the run stay
+    if sign:
+        return rest + "-"
+    return " " if before and after and not rest else rest
+
+
+def remove_punctuation(text: str) -> str:
+    """The ``punctuation`` step: drop P* and S* characters, except what belongs to a number.
+
+    Kept: a dash directly before a digit, as ``-`` (the sign of "-5", "(−5)", the hyphens of
+    "2020-01-05"); one ``.``/``,``/``٫``/``٬``/``/``/``⁄``/``∕`` between two digits (``٫`` →
+    ``.``, ``٬`` → ``,``, fraction slashes → ``/``). Removed punctuation between two digits
+    becomes a space, so digits that were apart stay apart.
+    """
+    if not _HAS_DIGIT.search(text):
+        return text.translate(_PUNCT)
+    out: list[str] = []
+    pos = 0
+    for m in _NEAR_DIGIT.finditer(text):
+        out.append(text[pos : m.start()].translate(_PUNCT))
+        out.append(_number_punct(text, m.start(), m.end()))
+        pos = m.end()
+    out.append(text[pos:].translate(_PUNCT))
+    return "".join(out)
+
 
 def _strip_accents(text: str) -> str:
     out: list[str] = []
@@ -67,7 +122,7 @@ _STEP_FUNCS: dict[str, Callable[[str], str]] = {
     "casefold": str.casefold,
     "minus": lambda t: t.translate(_MINUS),
     "digits": lambda t: t.translate(_DIGITS),
-    "punctuation": lambda t: t.translate(_PUNCT),
+    "punctuation": remove_punctuation,
     "accents": _strip_accents,
     "whitespace": lambda t: _WS.sub(" ", t.translate(_INVISIBLE)).strip(),
 }
@@ -90,21 +145,38 @@ def to_ascii_digits(text: str) -> str:
     return text.translate(_DIGITS)
 
 
-_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
+# Arabic decimal/thousands separators and fraction slashes, written the ASCII way (for numbers).
+_NUMBER_MARKS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u2044": "/", "\u2215": "/"})
+# A minus sign only where it is not glued to a word or number before it ("1990-2000" is a range,
+# "COVID-19" a name); a fraction "3/4" is one number.
+_NUMBER = re.compile(r"(?:(?<!\w)-)?\d+(?:[.,]\d+)*(?:/\d+)?")
+
+
+def _ascii_number_text(text: str) -> str:
+    return to_ascii_digits(unicodedata.normalize("NFKC", text)).translate(_MINUS).translate(_NUMBER_MARKS)
 
 
 def last_number(text: str) -> str | None:
-    """The last number in ``text`` (any script's digits, Unicode minus, 1,234.5 / 1.234,5 styles)."""
-    text = to_ascii_digits(unicodedata.normalize("NFKC", text)).translate(_MINUS)
-    matches = _NUMBER.findall(text)
+    """The last number in ``text`` in canonical form (:func:`canonical_number`).
+
+    Any script's digits, Unicode minus signs, ``1,234.5`` / ``1.234,5`` styles, the Arabic decimal
+    separator, fractions (``1/2``, ``½``). A dash is a minus sign only when no letter or digit is
+    right before it.
+    """
+    matches = _NUMBER.findall(_ascii_number_text(text))
     if not matches:
         return None
     return canonical_number(matches[-1])
 
 
-def canonical_number(raw: str) -> str | None:
-    """``"1,234.50"`` → ``"1234.5"``; ``"42.0"`` → ``"42"``; None when not a number."""
-    s = to_ascii_digits(unicodedata.normalize("NFKC", raw.strip())).translate(_MINUS).replace(" ", "")
+# A number with more digits, or a power of ten beyond this either way, is not taken as a number: a
+# hostile "1e999999999" must not become a billion-digit string (nor overflow Decimal's default
+# context). Within the limit nothing is rounded (the default context keeps 28 digits).
+_MAX_PLACES = 1000
+_CONTEXT = Context(prec=4 * _MAX_PLACES, Emax=8 * _MAX_PLACES, Emin=-8 * _MAX_PLACES)
+
+
+def _decimal(s: str) -> Decimal | None:
     if "," in s and "." in s:
         # the later separator is the decimal point
         s = s.replace(",", "") if s.rfind(".") > s.rfind(",") else s.replace(".", "").replace(",", ".")
@@ -115,7 +187,41 @@ def canonical_number(raw: str) -> str | None:
         value = Decimal(s)
     except InvalidOperation:
         return None
-    if not value.is_finite():
+    if not value.is_finite() or abs(value.adjusted()) > _MAX_PLACES or len(value.as_tuple().digits) > _MAX_PLACES:
         return None
-    text = format(value.normalize(), "f")
+    return value
+
+
+def _fraction_text(value: Fraction) -> str:
+    """A terminating fraction as its exact decimal ("0.75"), any other as ``p/q`` in lowest terms."""
+    den = value.denominator
+    twos = fives = 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
+    if den != 1:
+        return f"{value.numerator}/{value.denominator}"
+    k = max(twos, fives)
+    return _decimal_text(Decimal(value.numerator * 10**k // value.denominator).scaleb(-k, _CONTEXT))
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(_CONTEXT), "f")
     return "0" if text in {"-0", "0"} else text
+
+
+def canonical_number(raw: str) -> str | None:
+    """``"1,234.50"`` → ``"1234.5"``; ``"42.0"`` → ``"42"``; ``"2/4"`` → ``"0.5"``; ``"2/6"`` → ``"1/3"``;
+    None when not a number (or a division by zero)."""
+    s = _ascii_number_text(raw.strip()).replace(" ", "")
+    if "/" in s:
+        num, _, den = s.partition("/")
+        top, bottom = _decimal(num), _decimal(den)
+        if top is None or bottom is None or bottom == 0 or "-" in den:
+            return None
+        return _fraction_text(Fraction(top) / Fraction(bottom))
+    value = _decimal(s)
+    return None if value is None else _decimal_text(value)

@@ -7,6 +7,9 @@ Runs are compared *paired*: both arrays hold the same items in the same order.
   (:func:`paired_bootstraps` for many comparisons sharing resamples),
   :func:`bootstrap_ci`, with :func:`corpus_score_fn` / :func:`mean_score_fn`.
 * Binary per-item outcomes: :func:`paired_binary` (exact McNemar, Newcombe CI).
+* Small samples: no p-value is below :func:`min_paired_p` (``2^(1-m)`` for ``m``
+  changed items); with at most 12 changed items the bootstrap p-value is the
+  exact sign-flip test :func:`sign_flip_p`.
 * Many comparisons at once: :func:`adjust` (Holm or Benjamini–Hochberg).
 * Gate decision: :func:`is_regression`.
 * Proportions and repeats: :func:`wilson_interval`, :func:`aggregate_repeats`.
@@ -23,9 +26,11 @@ from ._paired import (
     PairedComparison,
     PairedInput,
     is_regression,
+    min_paired_p,
     paired_binary,
     paired_bootstrap,
     paired_bootstraps,
+    sign_flip_p,
 )
 from ._repeats import RepeatAggregate, aggregate_repeats
 from ._scores import BatchScoreFn, ScoreFn, corpus_score_fn, mean_score_fn, mean_stats
@@ -47,9 +52,11 @@ __all__ = [
     "mcnemar_exact_p",
     "mean_score_fn",
     "mean_stats",
+    "min_paired_p",
     "newcombe_paired_interval",
     "paired_binary",
     "paired_bootstrap",
     "paired_bootstraps",
+    "sign_flip_p",
     "wilson_interval",
 ]

@@ -6,6 +6,11 @@
   many at once, sharing the resamples.
 * :func:`paired_binary` — 0/1 per-item outcomes: exact McNemar test and
   Newcombe's paired-difference interval.
+* :func:`sign_flip_p` — the exact paired permutation (sign-flip) test that
+  :func:`paired_bootstrap` uses instead of the bootstrap p-value when at most
+  :data:`EXACT_MAX_CHANGED` items differ between the runs.
+* :func:`min_paired_p` — ``2^(1-m)``, the smallest two-sided p-value any paired
+  test can give on ``m`` changed items; no path reports less.
 * :func:`is_regression` — the gate decision for one comparison.
 """
 
@@ -22,7 +27,21 @@ from ._bootstrap import apply_score, as_stats, percentile_interval, resampled_su
 from ._intervals import _check_confidence, mcnemar_exact_p, newcombe_paired_interval
 from ._scores import FloatArray, ScoreFn
 
-__all__ = ["PairedComparison", "PairedInput", "is_regression", "paired_binary", "paired_bootstrap", "paired_bootstraps"]
+__all__ = [
+    "EXACT_MAX_CHANGED",
+    "PairedComparison",
+    "PairedInput",
+    "is_regression",
+    "min_paired_p",
+    "paired_binary",
+    "paired_bootstrap",
+    "paired_bootstraps",
+    "sign_flip_p",
+]
+
+#: Up to this many changed items the p-value is the exact sign-flip test over all
+#: ``2^m`` arrangements (4,096 score evaluations at most), not the bootstrap.
+EXACT_MAX_CHANGED = 12
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,62 @@ def _check_pair(base: npt.ArrayLike, cand: npt.ArrayLike) -> tuple[np.ndarray, n
     return b, c
 
 
+def min_paired_p(m: int) -> float:
+    """``2^(1-m)`` (at most 1): the smallest two-sided p-value a paired test can reach on ``m`` items
+    that differ between the runs.
+
+    Under the null hypothesis "the two runs are exchangeable item by item", swapping the two
+    answers of any item is as likely as not; of the ``2^m`` arrangements of the changed items,
+    the observed one and the one with every item swapped (the same difference with the other
+    sign) are always at least as extreme. So no valid paired test — sign-flip, McNemar, or a
+    bootstrap that claims to approximate them — can say less than ``2 / 2^m``.
+    """
+    if m <= 1:
+        return 1.0
+    return math.ldexp(1.0, 1 - m) if m < 1075 else 0.0
+
+
+def _changed_rows(b: FloatArray, c: FloatArray) -> np.ndarray:
+    """Indices of the items whose statistics differ between the two runs."""
+    return np.flatnonzero(np.any(b != c, axis=1))
+
+
+def sign_flip_p(base: npt.ArrayLike, cand: npt.ArrayLike, score_fn: ScoreFn) -> float:
+    """Exact two-sided paired permutation (sign-flip) p-value of ``score(cand) - score(base)``.
+
+    Under H0 the two runs' statistics of each item are exchangeable. Every one of the ``2^m``
+    ways of swapping base and candidate on the ``m`` items that differ (unchanged items swap to
+    themselves) is scored, and::
+
+        p = #{ arrangements with |delta'| >= |delta| } / 2^m
+
+    (a tiny relative tolerance counts floating-point ties as ties; an arrangement whose score
+    is NaN counts as extreme). For a mean this is Fisher's sign-flip test; for corpus BLEU,
+    chrF or TER it is the paired approximate-randomization test (Riezler & Maxwell 2005),
+    computed exactly. ``p >= 2^(1-m)`` always (:func:`min_paired_p`); ``p = 1`` when nothing
+    changed. Raises ``ValueError`` when more than :data:`EXACT_MAX_CHANGED` items changed.
+    """
+    b, c = _check_pair(base, cand)
+    changed = _changed_rows(b, c)
+    m = int(changed.size)
+    if m > EXACT_MAX_CHANGED:
+        raise ValueError(f"{m} changed items: the exact test enumerates at most {EXACT_MAX_CHANGED}")
+    if m == 0:
+        return 1.0
+    base_sum, cand_sum = b.sum(axis=0), c.sum(axis=0)
+    delta = float(score_fn(cand_sum)) - float(score_fn(base_sum))
+    diff = c[changed] - b[changed]  # (m, k): what swapping each changed item moves
+    flips = ((np.arange(2**m)[:, None] >> np.arange(m)) & 1).astype(np.float64)  # row i: the bits of i
+    # The base side after swapping the items of arrangement i; the candidate side of arrangement i
+    # is the base side of its complement (every other item swapped), row 2^m - 1 - i: one score
+    # per arrangement serves both sides.
+    scores = apply_score(score_fn, base_sum + flips @ diff)
+    deltas = scores[::-1] - scores
+    threshold = abs(delta) - 1e-9 * max(1.0, abs(delta))
+    extreme = int(np.count_nonzero(np.isnan(deltas) | (np.abs(deltas) >= threshold)))
+    return max(extreme / 2**m, min_paired_p(m))
+
+
 def _tail_count(deltas: np.ndarray, observed: float) -> int:
     """Resampled deltas, centred on their mean, at least as far from 0 as ``observed``."""
     centred = np.abs(deltas - deltas.mean())
@@ -161,16 +236,16 @@ def _p_value(deltas: np.ndarray, observed: float, n: int) -> tuple[float, bool]:
     extreme as the observed one: then that p-value sits at its floor ``1/(B+1)``, which
     says only "p is below the resolution of B resamples".  The tail is then estimated
     from the bootstrap distribution with a normal approximation, ``2 Φ(-|delta| / se)``,
-    capped at ``1/(B+1)`` (the count already shows that p is no larger) and never below
-    ``2^(1-n)``, the smallest p-value an exact paired (sign-flip) test can reach on ``n``
-    items.  See docs/statistics.md.
+    capped at ``1/(B+1)`` (the count already shows that p is no larger).  On either path p
+    is never below ``2^(1-n)`` (:func:`min_paired_p`), the smallest p-value an exact paired
+    (sign-flip) test can reach on ``n`` changed items.  See docs/statistics.md.
     """
     count = _tail_count(deltas, observed)
     b = deltas.size
+    floor = min_paired_p(n)
     if count > 0:
-        return (count + 1) / (b + 1), False
-    floor = math.ldexp(1.0, 1 - n) if n < 1075 else 0.0
-    return min(1.0 / (b + 1), max(normal_p_value(deltas, observed), floor)), True
+        return max((count + 1) / (b + 1), floor), False
+    return max(min(1.0 / (b + 1), normal_p_value(deltas, observed)), floor), True
 
 
 @dataclass(frozen=True)
@@ -224,9 +299,15 @@ def paired_bootstrap(
     cells can still flag a clear change; ``method`` then says "tail p by
     normal approximation" (see :func:`_p_value`).
 
+    Small samples: when at most :data:`EXACT_MAX_CHANGED` items differ between
+    the runs, the p-value is the exact sign-flip test :func:`sign_flip_p`
+    instead (``method`` says so); on every path p is at least
+    :func:`min_paired_p` of the number of changed items, ``2^(1-m)``.
+
     Degenerate inputs: ``n == 0`` gives nan scores and p-value; ``n == 1``
     gives a zero-width CI and ``p = 1`` (one item is no evidence of a
-    systematic difference).  The bootstrap is unreliable below ~20 items.
+    systematic difference); no changed item gives ``p = 1``.  The percentile
+    CI is optimistic below ~20 items.
     """
     one = PairedInput(base, cand, score_fn, metric, higher_is_better, language)
     return paired_bootstraps([one], n_resamples=n_resamples, seed=seed, confidence=confidence)[0]
@@ -296,9 +377,16 @@ def _paired_result(
     if deltas.size == 0 or math.isnan(delta):
         return PairedComparison(x.metric, x.language, base_score, cand_score, delta, nan, nan, nan, n, method, hib)
     lo, hi = percentile_interval(deltas, confidence)
-    p, normal_tail = _p_value(deltas, delta, n)
-    if normal_tail:
-        method = method[:-1] + "; tail p by normal approximation)"
+    changed = int(_changed_rows(b, c).size)
+    if changed == 0:  # the same statistics on both sides: no evidence of any difference
+        p = 1.0
+    elif changed <= EXACT_MAX_CHANGED:
+        p = sign_flip_p(b, c, x.score_fn)
+        method = method[:-1] + f"; exact sign-flip p over the 2^{changed} arrangements of {changed} changed items)"
+    else:
+        p, normal_tail = _p_value(deltas, delta, changed)
+        if normal_tail:
+            method = method[:-1] + "; tail p by normal approximation)"
     return PairedComparison(x.metric, x.language, base_score, cand_score, delta, lo, hi, p, n, method, hib)
 
 
