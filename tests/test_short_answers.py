@@ -125,3 +125,18 @@ def test_language_scorer_on_short_answers() -> None:
     de = build_scorer("language", {}, "de")
     assert de.score("Danke", []).value is None
     assert de.score("谢谢", []).value == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("42 km", "zh"), ("3.5 kg", "ja"), ("12 cm²", "hi"), ("100 km/h", "th")]
+)
+def test_a_number_with_a_unit_is_not_judged(text: str, expected: str) -> None:
+    """A numeric answer with a short unit symbol is common in every language: not evidence of the wrong one."""
+    verdict = check_language(text, expected)
+    assert verdict.applicable is False
+    assert verdict.reason == "number with unit"
+
+
+@pytest.mark.parametrize(("text", "expected"), [("42 kilometres", "zh"), ("OK", "ja"), ("Bonjour!", "zh")])
+def test_words_next_to_numbers_are_still_judged(text: str, expected: str) -> None:
+    assert check_language(text, expected).ok is False

@@ -22,7 +22,7 @@ class FidelityVerdict:
     applicable). ``reason`` is a short human text: ``"ok"``, ``"wrong language:
     en"``, ``"wrong script: Latin"``, ``"wrong script: Latin (transliterated)"``,
     ``"mixed"``, ``"too short"``, ``"numbers only"``, ``"code"``, ``"no letters"``,
-    ``"empty"`` or ``"uncertain (best guess: es)"``.
+    ``"empty"``, ``"number with unit"`` or ``"uncertain (best guess: es)"``.
     """
 
     applicable: bool
@@ -57,6 +57,10 @@ def script_decides(profile: ScriptProfile, expected: str) -> bool:
     return [code for code, lang in LANGUAGES.items() if lang.script == script] == [expected]
 
 
+#: Letters a numeric answer may carry as its unit symbol ("km/h") without being judged.
+MAX_UNIT_LETTERS = 4
+
+
 def check_language(
     text: str,
     expected: str,
@@ -76,6 +80,8 @@ def check_language(
     * No letters at all: not applicable (``"numbers only"``, ``"no letters"``,
       ``"empty"``); with ``skip_numeric=False`` a numbers-only answer is
       judged instead, and fails (``"numbers only"``).
+    * A number with a short unit in another script ("42 km" for zh, at most
+      ``MAX_UNIT_LETTERS`` letters) is not applicable (``"number with unit"``).
     * **The script check comes first**: without a single letter of the script
       of ``expected`` (Han for zh, Han or kana for ja, Devanagari for hi...)
       the answer fails whatever its length (``"wrong script: Latin"``; when it
@@ -124,6 +130,9 @@ def check_language(
         return na("code")
 
     if not has_script(profile, lang.script):
+        if skip_numeric and profile.letters <= MAX_UNIT_LETTERS and any(ch.isdigit() for ch in body):
+            # "42 km", "3.5 kg": unit symbols are written in Latin letters in every language.
+            return na("number with unit")
         return _wrong_script(body, exp, profile, length >= min_chars, min_confidence)
     if length < min_chars and not script_decides(profile, exp):
         return na("too short")
