@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import signal
 import subprocess
 import sys
 import threading
@@ -458,14 +459,15 @@ class Run:
         results_path = self.out / RESULTS
         done = compact_for_resume(results_path)
         self.counts["todo"] = len(planned_ids - done)
-        # Before the manifest: a missing runtime or model file must not leave a run behind.
+        # Before the manifest: a missing runtime or model file, or a cache that cannot be used, must not leave a run
+        # behind (a manifest stuck at "running").
+        cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         provider = make_provider(self.model, concurrency=self.options.concurrency)
         write_json_atomic(self.out / MANIFEST, manifest)
         cap = self.model.concurrency
         if provider.max_concurrency is not None:
             cap = min(cap, provider.max_concurrency)
         limiter = self.limiter = AdaptiveLimiter(cap)
-        cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         writer = ResultsWriter(results_path)
         items = self._serve(self._pending(done, kept), cache, writer)
         interrupted = False
@@ -541,14 +543,19 @@ def run(suite: LoadedSuite, options: RunOptions, *, handle_signals: bool = True)
         the_run = Run(suite, options)
         # Signal handlers can only be installed from the main thread (not when embedded in a worker).
         if handle_signals and sys.platform != "win32" and threading.current_thread() is threading.main_thread():
-            import signal
-
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, _on_signal, the_run)
         return await the_run.execute()
 
-    return asyncio.run(main())
+    # asyncio puts SIGTERM back to the default (killed, exit 143) when its loop closes: keep the caller's handlers.
+    main_thread = threading.current_thread() is threading.main_thread()
+    kept = [(sig, signal.getsignal(sig)) for sig in (signal.SIGINT, signal.SIGTERM)] if main_thread else []
+    try:
+        return asyncio.run(main())
+    finally:
+        for sig, handler in kept:
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def _on_signal(the_run: Run) -> None:
