@@ -199,6 +199,31 @@ def test_data_that_is_not_text_or_a_usable_number_exits_2(kind: str, command: st
     assert len(server.chat_requests) == 0
 
 
+INLINE_BIG_INT = """\
+name: inline
+model: {{name: test-model, base_url: '{base_url}', max_attempts: 1}}
+languages: [de]
+prompts: {{plain: {{user: "{{{{ source }}}}"}}}}
+cases:
+  - {{id: a, source: """ + "7" * 4400 + """, reference: {{de: x}}}}
+scorers: [exact_match]
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_an_inline_integer_too_long_to_convert_exits_2(command: str, tmp_path: Path, server: FakeOpenAIServer,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    suite = write_suite(tmp_path, server.base_url, INLINE_BIG_INT)
+    args = ["--out", tmp_path / "run", "--no-report"] if command == "run" else []
+    code = run_cli(command, suite.name, *args)
+    line = one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert line.removeprefix("evalkit: error: ").startswith("suite.yaml:6:21: cases[0].source: a number has "), line
+    assert len(line) < 400, line
+
+
 # --- signals ----------------------------------------------------------------------------------------------------
 
 
