@@ -122,7 +122,7 @@ def entry_sum(key: str | bytes, body: str | bytes) -> int:
     """The checksum stored with an entry: CRC-32 of the key, a NUL byte and the body, as UTF-8."""
     k = key.encode() if isinstance(key, str) else key
     b = body.encode() if isinstance(body, str) else body
-    return zlib.crc32(b, zlib.crc32(k + b"\0"))
+    return zlib.crc32(k + b"\0" + b)
 
 
 def _loads(text: str | bytes) -> Any:
@@ -322,15 +322,19 @@ class ResponseCache:
         """The entries found whose checksum holds, as (key, body as UTF-8). A damaged file: none (it is replaced)."""
         unique = list(dict.fromkeys(keys))
         rows: list[tuple[str, bytes]] = []
+        crc32 = zlib.crc32
         try:
             for start in range(0, len(unique), LOOKUP_BATCH):
                 part = unique[start:start + LOOKUP_BATCH]
                 marks = ",".join("?" * len(part))
-                for key, body, stored in self._db.execute(
-                        f"SELECT CAST(key AS BLOB), CAST(body AS BLOB), sum FROM {table} WHERE key IN ({marks})", part):
-                    if type(key) is bytes and type(body) is bytes \
-                            and stored == zlib.crc32(body, zlib.crc32(key + b"\0")):
-                        rows.append((key.decode("utf-8", "replace"), body))
+                found = self._db.execute(
+                    f"SELECT CAST(key AS BLOB), CAST(body AS BLOB), sum FROM {table} WHERE key IN ({marks})", part
+                ).fetchall()
+                try:
+                    rows += [(k.decode("utf-8", "replace"), b) for k, b, s in found if s == crc32(k + b"\0" + b)]
+                except TypeError:  # a NULL where a damaged entry had bytes: check row by row
+                    rows += [(k.decode("utf-8", "replace"), b) for k, b, s in found
+                             if type(k) is bytes and type(b) is bytes and s == crc32(k + b"\0" + b)]
         except sqlite3.Error as exc:
             self._trouble(exc)
             return []
