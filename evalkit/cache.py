@@ -193,12 +193,22 @@ class ResponseCache:
             self._db = self._connect()
         except sqlite3.Error as exc:
             if not _damaged(exc):
-                raise UsageError(f"cache file {path}: {_reason(exc)}; {_REMEDY}") from None
+                raise UsageError(f"cache file {path}: {self._explain(exc)}; {_REMEDY}") from None
             self._move_aside(exc, UsageError)
             try:
                 self._db = self._connect()
             except sqlite3.Error as again:
                 raise UsageError(f"cache file {path}: {_reason(again)}; {_REMEDY}") from None
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        """SQLite's reason, and which of the file or its folder evalkit may not write when that is the cause."""
+        reason = _reason(exc)
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+            if not os.access(self.path.parent, os.W_OK):
+                reason += f" (its folder {self.path.parent} is not writable)"
+            elif self.path.exists() and not os.access(self.path, os.W_OK):
+                reason += " (the file is not writable)"
+        return reason
 
     # --- opening ---------------------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
