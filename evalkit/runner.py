@@ -8,6 +8,7 @@ interruption stops new requests, lets the ones in flight finish, and writes the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import signal
@@ -171,6 +172,7 @@ class Run:
         self.stop = asyncio.Event()
         self.abort: BaseException | None = None
         self.limiter: AdaptiveLimiter | None = None  # the run's concurrency limit (inspectable afterwards)
+        self._written: RunManifest | None = None  # the manifest this run wrote when it started
 
     # --- manifest -------------------------------------------------------------------------
     def _new_manifest(self, planned: int) -> RunManifest:
@@ -443,6 +445,24 @@ class Run:
             ))
 
     async def execute(self) -> RunOutcome:
+        try:
+            return await self._execute()
+        except BaseException as exc:
+            self._settle(exc)
+            raise
+
+    def _settle(self, exc: BaseException) -> None:
+        """A failure outside the abort path after this run wrote its manifest: record it (never left "running")."""
+        if self._written is None:
+            return
+        with contextlib.suppress(Exception):  # the failure itself is what gets reported
+            current = read_manifest(self.out)
+            if current.status == "running" and current.started_at == self._written.started_at:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "aborted"
+                write_json_atomic(self.out / MANIFEST, current.model_copy(update={
+                    "finished_at": _now(), "status": status, "abort_reason": f"{type(exc).__name__}: {exc}"}))
+
+    async def _execute(self) -> RunOutcome:
         # One full planning pass renders every template before any request is sent (and before
         # the run directory exists, so a broken suite leaves nothing behind).
         planned_ids: set[str] = set()
@@ -464,6 +484,7 @@ class Run:
         cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         provider = make_provider(self.model, concurrency=self.options.concurrency)
         write_json_atomic(self.out / MANIFEST, manifest)
+        self._written = manifest
         cap = self.model.concurrency
         if provider.max_concurrency is not None:
             cap = min(cap, provider.max_concurrency)

@@ -417,3 +417,25 @@ def test_out_of_space_exits_3_naming_the_file(tmp_path: Path, server: FakeOpenAI
     assert code == 3, line
     assert str(tmp_path / "run" / "summary.json") in line and "No space left on device" in line, line
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] != "running"
+
+
+def test_a_failure_after_the_manifest_is_written_never_leaves_it_running(tmp_path: Path, server: FakeOpenAIServer,
+                                                                         capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Outside the abort path (a bug while setting up the scorers, after manifest.json was written): the manifest
+    # records that the run was aborted and why, and the exit is 3 with one line.
+    from evalkit.scoring._pool import ItemScorer
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("scorer set-up failed")
+
+    monkeypatch.delenv("EVALKIT_DEBUG", raising=False)
+    monkeypatch.setattr(ItemScorer, "__init__", broken)
+    suite = write_suite(tmp_path, server.base_url)
+    out = tmp_path / "run"
+    code = run_cli("run", suite, "--out", out, "--no-report")
+    line = one_line(capsys.readouterr().err)
+    assert code == 3 and "internal error" in line, line
+    manifest = read_manifest(out)
+    assert manifest.status == "aborted" and manifest.finished_at is not None
+    assert manifest.abort_reason is not None and "scorer set-up failed" in manifest.abort_reason
