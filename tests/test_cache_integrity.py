@@ -236,3 +236,18 @@ def test_a_cache_from_a_newer_evalkit_is_refused_naming_it(tmp_path: Path) -> No
         db.execute(f"PRAGMA user_version = {FORMAT + 1}")
     with pytest.raises(UsageError, match=r"c\.sqlite was written by a newer evalkit .*--no-cache"):
         ResponseCache(path)
+
+
+def test_a_cache_that_fails_mid_run_for_another_reason_stops_the_run_naming_it(tmp_path: Path) -> None:
+    # Not damage (nothing to set aside): the write cannot happen, so the run stops (exit 3) with the file named.
+    from evalkit.errors import RunAborted
+
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    cache._db.close()
+    cache._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)  # as if it became read-only
+    completion = Completion(text="x", finish_reason="stop", usage=Usage(), response_id=None, latency_ms=1.0)
+    with pytest.raises(RunAborted, match=r"c\.sqlite cannot be used \(attempt to write a readonly .*--no-cache"):
+        cache.put("k", completion)
+    assert cache.set_aside == [] and path.exists()
+    cache.close()
