@@ -265,6 +265,10 @@ class ResponseCache:
         """Rename the damaged file (and its WAL and shared-memory files) out of the way, saying so in one line."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
+        n = 1
+        while aside.exists():  # damaged twice within a second: keep both
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}-{n}")
+            n += 1
         try:
             os.replace(self.path, aside)
             for suffix in ("-wal", "-shm"):

@@ -251,3 +251,14 @@ def test_a_cache_that_fails_mid_run_for_another_reason_stops_the_run_naming_it(t
         cache.put("k", completion)
     assert cache.set_aside == [] and path.exists()
     cache.close()
+
+
+def test_a_cache_damaged_twice_keeps_both_copies_aside(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    warned: list[str] = []
+    for _ in range(2):
+        path.write_bytes(b"garbage, not SQLite" * 100)
+        ResponseCache(path, warn=warned.append).close()
+    asides = sorted(tmp_path.glob("c.sqlite.damaged-*"))
+    assert len(asides) == 2 and len(warned) == 2
+    assert all(p.read_bytes().startswith(b"garbage") for p in asides)
