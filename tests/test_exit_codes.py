@@ -195,6 +195,7 @@ def test_data_that_is_not_text_or_a_usable_number_exits_2(kind: str, command: st
     line = one_line(capsys.readouterr().err)
     assert code == 2, line
     assert line.removeprefix("evalkit: error: ").startswith(f"cases.jsonl:2: {field}: "), line
+    assert ("half a surrogate pair" if kind.startswith("surrogate") else "more than 4300 digits") in line, line
     assert len(line) < 400, line  # the 5,000 digits are not echoed
     assert len(server.chat_requests) == 0
 

@@ -189,7 +189,8 @@ def _check_text(row: dict[str, Any], where: Location, path: tuple[str | int, ...
     later step (ids, cache keys, requests, results) would fail on it."""
     bad = _find(row, lambda v: isinstance(v, str) and _SURROGATE.search(v) is not None, path)
     if bad is not None:
-        raise SuiteError("a \\u escape makes half a surrogate pair (not valid text)",
+        raise SuiteError("a \\u escape makes half a surrogate pair (not valid text); write the character itself, or "
+                         "both halves of the pair",
                          Location(where.file, where.line, None, _field_name(bad)))
 
 
