@@ -8,8 +8,10 @@ interruption stops new requests, lets the ones in flight finish, and writes the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
+import signal
 import subprocess
 import sys
 import threading
@@ -170,6 +172,7 @@ class Run:
         self.stop = asyncio.Event()
         self.abort: BaseException | None = None
         self.limiter: AdaptiveLimiter | None = None  # the run's concurrency limit (inspectable afterwards)
+        self._written: RunManifest | None = None  # the manifest this run wrote when it started
 
     # --- manifest -------------------------------------------------------------------------
     def _new_manifest(self, planned: int) -> RunManifest:
@@ -442,6 +445,24 @@ class Run:
             ))
 
     async def execute(self) -> RunOutcome:
+        try:
+            return await self._execute()
+        except BaseException as exc:
+            self._settle(exc)
+            raise
+
+    def _settle(self, exc: BaseException) -> None:
+        """A failure outside the abort path after this run wrote its manifest: record it (never left "running")."""
+        if self._written is None:
+            return
+        with contextlib.suppress(Exception):  # the failure itself is what gets reported
+            current = read_manifest(self.out)
+            if current.status == "running" and current.started_at == self._written.started_at:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "aborted"
+                write_json_atomic(self.out / MANIFEST, current.model_copy(update={
+                    "finished_at": _now(), "status": status, "abort_reason": f"{type(exc).__name__}: {exc}"}))
+
+    async def _execute(self) -> RunOutcome:
         # One full planning pass renders every template before any request is sent (and before
         # the run directory exists, so a broken suite leaves nothing behind).
         planned_ids: set[str] = set()
@@ -458,14 +479,16 @@ class Run:
         results_path = self.out / RESULTS
         done = compact_for_resume(results_path)
         self.counts["todo"] = len(planned_ids - done)
-        # Before the manifest: a missing runtime or model file must not leave a run behind.
+        # Before the manifest: a missing runtime or model file, or a cache that cannot be used, must not leave a run
+        # behind (a manifest stuck at "running").
+        cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         provider = make_provider(self.model, concurrency=self.options.concurrency)
         write_json_atomic(self.out / MANIFEST, manifest)
+        self._written = manifest
         cap = self.model.concurrency
         if provider.max_concurrency is not None:
             cap = min(cap, provider.max_concurrency)
         limiter = self.limiter = AdaptiveLimiter(cap)
-        cache = ResponseCache(self.options.cache_path or default_cache_path()) if self.options.use_cache else None
         writer = ResultsWriter(results_path)
         items = self._serve(self._pending(done, kept), cache, writer)
         interrupted = False
@@ -541,14 +564,19 @@ def run(suite: LoadedSuite, options: RunOptions, *, handle_signals: bool = True)
         the_run = Run(suite, options)
         # Signal handlers can only be installed from the main thread (not when embedded in a worker).
         if handle_signals and sys.platform != "win32" and threading.current_thread() is threading.main_thread():
-            import signal
-
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, _on_signal, the_run)
         return await the_run.execute()
 
-    return asyncio.run(main())
+    # asyncio puts SIGTERM back to the default (killed, exit 143) when its loop closes: keep the caller's handlers.
+    main_thread = threading.current_thread() is threading.main_thread()
+    kept = [(sig, signal.getsignal(sig)) for sig in (signal.SIGINT, signal.SIGTERM)] if main_thread else []
+    try:
+        return asyncio.run(main())
+    finally:
+        for sig, handler in kept:
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def _on_signal(the_run: Run) -> None:

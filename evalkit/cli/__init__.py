@@ -8,7 +8,7 @@ import sys
 import click
 
 from evalkit import __version__
-from evalkit.cli._common import fail
+from evalkit.cli._common import fail, fail_usage, internal_error, os_error, terminate_as_interrupt
 from evalkit.errors import EvalkitError
 
 COMMANDS = {
@@ -52,20 +52,27 @@ def cli() -> None:
 
     \b
     Exit codes: 0 success, 1 a quality gate failed, 2 bad input,
-                3 the run could not complete (results so far are kept).
+                3 the run could not complete (results so far are kept),
+                130 interrupted (Ctrl-C, SIGTERM; re-run to resume).
     """
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point. Returns (and, as a console script, exits with) the exit code."""
+    """Entry point. Returns (and, as a console script, exits with) the exit code: 0 success, 1 a gate failed,
+    2 bad input, 3 could not complete (a bug included), 130 interrupted. SIGTERM is handled like Ctrl-C from
+    here on (a run installs its own graceful handlers while it runs)."""
+    with terminate_as_interrupt():
+        return _main(sys.argv[1:] if argv is None else argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         result = cli.main(args=argv, prog_name="evalkit", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("evalkit: interrupted", err=True)
         return 130
     except click.ClickException as exc:
-        exc.show()
-        return 2 if exc.exit_code == 1 else exc.exit_code  # click uses 1 for usage errors; we use 2
+        return fail_usage(exc)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except EvalkitError as exc:
@@ -73,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("evalkit: interrupted", err=True)
         return 130
+    except OSError as exc:  # a file or folder evalkit cannot use: bad input (2) or could not complete (3)
+        return fail(os_error(exc, argv))
     except Exception as exc:  # a bug in evalkit: one line, no traceback unless asked for
         if os.environ.get("EVALKIT_DEBUG"):
             raise
-        click.echo(f"evalkit: internal error: {type(exc).__name__}: {exc} (set EVALKIT_DEBUG=1 for details)",
-                   err=True)
-        return 4
+        return internal_error(exc)
     return int(result or 0)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+import re
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,9 +133,65 @@ def _jsonl_cases(spec: FileCases, lines: Iterator[str], display: str) -> Iterato
             raise SuiteError(f"invalid JSON: {exc.msg}", Location(display, number, exc.colno)) from None
         except RecursionError:
             raise SuiteError("invalid JSON: nested too deeply", Location(display, number)) from None
+        except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits())
+            raise _long_integer(text, where) from None
         if not isinstance(row, dict):
             raise SuiteError(f"each line must be a JSON object (got {type(row).__name__})", where)
+        if "\\u" in text:  # only a \u escape makes half a surrogate pair: the line itself was valid UTF-8
+            _check_text(row, where, ())
         yield _make_case(_apply_mapping(row, spec.fields, where), where)
+
+
+class _LongInteger(str):
+    """A JSON integer kept as its digits (to find the field of one too long to convert)."""
+
+
+def _field_name(path: tuple[str | int, ...]) -> str:
+    name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return name.encode("utf-8", "backslashreplace").decode("utf-8") or "(line)"
+
+
+def _find(value: Any, found: Callable[[Any], bool], path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The path of the first value (or object key) in a parsed JSON value for which ``found`` holds."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if found(key):
+                return (*path, key)
+            hit = _find(item, found, (*path, key))
+            if hit is not None:
+                return hit
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            hit = _find(item, found, (*path, index))
+            if hit is not None:
+                return hit
+    elif found(value):
+        return path
+    return None
+
+
+def _long_integer(text: str, where: Location) -> SuiteError:
+    limit = sys.get_int_max_str_digits()
+    try:
+        row = json.loads(text, parse_int=_LongInteger)
+    except (ValueError, RecursionError):
+        row = None
+    path = _find(row, lambda v: isinstance(v, _LongInteger) and len(v.lstrip("-")) > limit, ())
+    return SuiteError(f"a number has more than {limit} digits; write it as a string (in quotes)",
+                      Location(where.file, where.line, None, _field_name(path) if path else None))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(row: dict[str, Any], where: Location, path: tuple[str | int, ...]) -> None:
+    """A \\u escape may make half a surrogate pair (``"\\ud800"``): JSON allows it, but it is not text, and every
+    later step (ids, cache keys, requests, results) would fail on it."""
+    bad = _find(row, lambda v: isinstance(v, str) and _SURROGATE.search(v) is not None, path)
+    if bad is not None:
+        raise SuiteError("a \\u escape makes half a surrogate pair (not valid text); write the character itself, or "
+                         "both halves of the pair",
+                         Location(where.file, where.line, None, _field_name(bad)))
 
 
 def iter_file_cases(spec: FileCases, path: Path, display: str, where: Location | None = None) -> Iterator[Case]:

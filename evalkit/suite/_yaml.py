@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import yaml
@@ -165,6 +166,11 @@ def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]],
         mark = node.start_mark
         raise SuiteError("a \\u escape makes half a surrogate pair (not valid text)",
                          Location(file, mark.line + 1, mark.column + 1, format_path(path) or None))
+    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" \
+            and len(node.value) > sys.get_int_max_str_digits():  # int() would refuse it (ValueError)
+        mark = node.start_mark
+        raise SuiteError(f"a number has more than {sys.get_int_max_str_digits()} digits; write it as a string "
+                         "(in quotes)", Location(file, mark.line + 1, mark.column + 1, format_path(path) or None))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             positions[(*path, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
