@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,16 +159,46 @@ def iter_file_cases(spec: FileCases, path: Path, display: str, where: Location |
         raise SuiteError(f"data file {display} has no cases", suite_where)
 
 
+# ``datasets`` builders a suite may name (with ``data_files`` next to it). Not ``pandas``, which
+# unpickles its files (runs code), nor ``sql``, ``cache`` and the like.
+DATASET_BUILDERS = ("json", "csv", "parquet", "text", "arrow")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
+
+def dataset_source(name: str, suite_dir: Path, where: Location, allow_outside: bool) -> Path | None:
+    """Where ``cases.dataset.path`` is read from: a folder next to the suite (its resolved path), or
+    ``None`` for a builder name or a Hugging Face hub id (``owner/name``, fetched over the network).
+    Anything else is refused: ``datasets`` would resolve it against the current directory."""
+    if (suite_dir / name).exists() or name.startswith((".", "/", "~", "\\")) or ".." in Path(name).parts:
+        candidate = resolve_data_path(suite_dir, name, where, allow_outside)
+        if not candidate.exists():
+            raise SuiteError(f"dataset folder not found: {name!r} (relative to the suite's folder)", where)
+        return candidate
+    if name in DATASET_BUILDERS:
+        return None
+    if _HUB_ID.fullmatch(name) and ".." not in name:
+        if Path(name).exists():  # datasets would read this folder of the current directory, not the hub
+            raise SuiteError(
+                f"dataset {name!r} looks like a hub id but is a path in the current directory, which datasets "
+                "would read instead; run evalkit from another directory or move the data next to the suite",
+                where,
+            )
+        return None
+    raise SuiteError(
+        f"dataset {name!r} is neither a folder next to the suite, a builder ({', '.join(DATASET_BUILDERS)}) "
+        "with data_files, nor a Hugging Face hub id (owner/name)",
+        where,
+    )
+
+
 def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, allow_outside: bool) -> Iterator[Case]:
     try:
         import datasets  # heavy: imported only for suites that use it
     except ImportError as exc:  # pragma: no cover - datasets is a core dependency
         raise SuiteError(f"the 'datasets' package cannot be imported: {exc}", where) from None
     ds = spec.dataset
-    path: str = ds.path
-    local = suite_dir / ds.path
-    if local.exists():
-        path = str(resolve_data_path(suite_dir, ds.path, where, allow_outside))
+    local = dataset_source(ds.path, suite_dir, where, allow_outside)
+    path = str(local) if local is not None else ds.path
     data_files = ds.data_files
     if isinstance(data_files, str):
         data_files = str(resolve_data_path(suite_dir, data_files, where, allow_outside))
@@ -184,7 +215,7 @@ def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, all
         }
     try:
         saved = ("dataset_info.json", "state.json", "dataset_dict.json")
-        if local.is_dir() and any((local / n).exists() for n in saved):
+        if local is not None and local.is_dir() and any((local / n).exists() for n in saved):
             loaded: Any = datasets.load_from_disk(path)
             if isinstance(loaded, datasets.DatasetDict):
                 loaded = loaded[ds.split]

@@ -1,0 +1,144 @@
+"""A suite reads only what lies in its own folder (issue #12 item 2): ``cases.dataset.path`` and a
+``local:`` model path are confined like ``cases.file``; hub ids only when they are hub ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+ROW = {"id": "a", "source": "Good morning", "reference": "Guten Morgen"}
+
+DATASET_SUITE = """\
+name: confined
+model: {{name: m, base_url: "http://127.0.0.1:9/v1"}}
+languages: [de]
+prompts: {{p: {{user: "Translate: {{{{ source }}}}"}}}}
+cases: {{dataset: {{path: "{path}"{extra}}}}}
+scorers: [chrf]
+"""
+
+
+def _dataset_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.jsonl").write_text(json.dumps(ROW) + "\n", encoding="utf-8")
+    return folder
+
+
+def _suite(folder: Path, path: str, extra: str = "", text: str = DATASET_SUITE) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    suite = folder / "suite.yaml"
+    suite.write_text(text.format(path=path, extra=extra), encoding="utf-8")
+    return suite
+
+
+def _one_line(err: str) -> str:
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("path", "says"), [
+    ("private", "is neither a folder next to the suite"),  # a folder of the current directory
+    ("../../private", "leaves the suite's folder; pass --allow-outside-paths"),
+    ("./../../private", "leaves the suite's folder"),
+    ("ci/private", "looks like a hub id but is a path in the current directory"),
+    ("pandas", "is neither a folder next to the suite"),  # unpickles its data files
+])
+def test_dataset_path_cannot_reach_the_working_directory(path: str, says: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # The working directory (the repository root in CI) and above it: data the suite must not read.
+    cwd = tmp_path / "repo" / "sub"
+    _dataset_folder(cwd / "private")
+    _dataset_folder(cwd / "ci" / "private")
+    _dataset_folder(tmp_path / "private")  # ../../private from the working directory
+    monkeypatch.chdir(cwd)
+    suite = _suite(tmp_path / "pr" / "a" / "suites", path)  # ../../private does not exist from here
+    assert run_cli("validate", suite) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert says in line and "cases.dataset" in line, line
+    assert run_cli("run", suite, "--out", tmp_path / "run", "--no-cache") == 2
+    assert says in _one_line(capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_outside_dataset_allowed_by_the_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _dataset_folder(tmp_path / "shared")
+    suite = _suite(tmp_path / "pr" / "suites", "../../shared")
+    assert run_cli("validate", suite) == 2
+    capsys.readouterr()
+    assert run_cli("validate", suite, "--allow-outside-paths") == 0
+    assert "ok (1 cases" in capsys.readouterr().out
+
+
+def test_dataset_folder_next_to_the_suite_and_builders_still_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "suites"
+    _dataset_folder(folder / "data")
+    assert run_cli("validate", _suite(folder, "data")) == 0
+    assert run_cli("validate", _suite(folder, "json", ", data_files: data/train.jsonl")) == 0
+    assert run_cli("validate", _suite(folder, "json", ", data_files: ../elsewhere.jsonl")) == 2
+    assert "leaves the suite's folder" in capsys.readouterr().err
+
+
+# --- local: model paths ---------------------------------------------------------------------------
+
+LOCAL_SUITE = """\
+name: local-path
+model: {{name: "local:{path}"{extra}}}
+languages: [de]
+prompts: {{p: {{user: "Translate: {{{{ source }}}}"}}}}
+cases: [{{id: c1, source: Good morning, reference: Guten Morgen}}]
+scorers: [chrf]
+"""
+
+
+def _not_a_model(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"GGUF" + b"\0" * 60)  # passes the magic check, then fails to load
+    return path
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "home", "etc_passwd"])
+def test_suite_model_path_is_confined(how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    outside = _not_a_model(tmp_path / "home" / "models" / "m.gguf")
+    path = {"absolute": str(outside), "dotdot": "../../home/models/m.gguf", "home": "~/models/m.gguf",
+            "etc_passwd": "/etc/passwd"}[how]
+    suite = _suite(tmp_path / "pr" / "suites", path, text=LOCAL_SUITE)
+    assert run_cli("validate", suite) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "model.name: local model path" in line and "leaves the suite's folder" in line, line
+    assert "--allow-outside-paths" in line
+    assert run_cli("run", suite, "--out", tmp_path / "run", "--no-cache") == 2
+    assert "leaves the suite's folder" in _one_line(capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()
+    # Allowed: the path is then what the suite says (and fails for what it is, not where it is).
+    assert run_cli("validate", suite, "--allow-outside-paths") == 0
+
+
+def test_model_path_named_by_the_user_is_not_confined(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = _not_a_model(tmp_path / "models" / "m.gguf")
+    suite = _suite(tmp_path / "pr" / "suites", "smollm2", text=LOCAL_SUITE)
+    run_cli("run", suite, "--out", tmp_path / "run", "--no-cache", "--model", f"local:{outside}")
+    err = capsys.readouterr().err
+    assert "leaves the suite's folder" not in err and str(outside) in err  # refused for not being a model
+
+
+def test_relative_model_path_is_relative_to_the_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "suites"
+    inside = _not_a_model(folder / "models" / "m.gguf")
+    suite = _suite(folder, "models/m.gguf", text=LOCAL_SUITE)
+    assert run_cli("validate", suite) == 0
+    capsys.readouterr()
+    run_cli("run", suite, "--out", tmp_path / "run", "--no-cache")
+    err = capsys.readouterr().err
+    assert "not found" not in err and "leaves" not in err, err
+    assert str(inside) in err or "not installed" in err, err
