@@ -7,7 +7,7 @@ otherwise leave its first half in ``results.jsonl`` and the report.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_PIECE = 8  # any run of this many characters of a secret is masked, wherever it appears
@@ -25,7 +25,7 @@ def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
     userinfo, _, host = parts.netloc.rpartition("@")
     user, sep, password = userinfo.partition(":")
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return clean, user or None, password if sep else None
+    return clean, unquote(user) or None, unquote(password) if sep else None
 
 
 def strip_url_credentials(url: str) -> str:
