@@ -80,7 +80,6 @@ class OpenAIProvider:
         self.api_key_env = api_key_env
         self._headers = {"Content-Type": "application/json", "User-Agent": "evalkit"}
         key = os.environ.get(api_key_env)
-        self._key = key or None
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         elif user or password:
