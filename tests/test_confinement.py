@@ -85,6 +85,47 @@ def test_dataset_folder_next_to_the_suite_and_builders_still_work(tmp_path: Path
     assert "leaves the suite's folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("how", ["card_dotdot", "card_absolute", "symlink", "state_json"])
+def test_dataset_folder_cannot_point_outside(how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = _dataset_folder(tmp_path / "secret")
+    folder = tmp_path / "pr" / "suites"
+    data = _dataset_folder(folder / "data")
+    if how == "card_dotdot":  # datasets reads what the dataset card's configs say
+        (data / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n"
+                                        "  - split: train\n    path: ../../../secret/*.jsonl\n---\n")
+    elif how == "card_absolute":
+        (data / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files: {secret}/*.jsonl\n"
+                                        "---\n# A dataset\n")
+    elif how == "symlink":
+        (data / "more.jsonl").symlink_to(secret / "train.jsonl")
+    else:
+        import datasets
+
+        datasets.Dataset.from_list([ROW]).save_to_disk(str(secret / "saved"))
+        datasets.Dataset.from_list([ROW]).save_to_disk(str(data / "saved"))
+        state = json.loads((data / "saved" / "state.json").read_text())
+        arrow = state["_data_files"][0]["filename"]
+        state["_data_files"][0]["filename"] = f"../../../../secret/saved/{arrow}"
+        (data / "saved" / "state.json").write_text(json.dumps(state))
+        (data / "saved" / arrow).unlink()
+        data = data / "saved"
+    suite = _suite(folder, str(data.relative_to(folder)))
+    capsys.readouterr()
+    assert run_cli("validate", suite) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "cases.dataset" in line and "--allow-outside-paths" in line and ("leaves" in line or "outside" in line)
+
+
+def test_dataset_folder_splits_still_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "suites"
+    data = _dataset_folder(folder / "data")
+    (data / "test.jsonl").write_text(json.dumps({**ROW, "id": "t1"}) + "\n" + json.dumps({**ROW, "id": "t2"}) + "\n")
+    (data / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n"
+                                    "  - {split: test, path: test.jsonl}\n---\n# A dataset\n")
+    assert run_cli("validate", _suite(folder, "data", ", split: test")) == 0
+    assert "ok (2 cases" in capsys.readouterr().out
+
+
 # --- local: model paths ---------------------------------------------------------------------------
 
 LOCAL_SUITE = """\

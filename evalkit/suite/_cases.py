@@ -191,6 +191,78 @@ def dataset_source(name: str, suite_dir: Path, where: Location, allow_outside: b
     )
 
 
+_SAVED = ("dataset_info.json", "state.json", "dataset_dict.json")  # a ``save_to_disk`` folder
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _check_inside(path: Path, suite_dir: Path, where: Location, what: str) -> None:
+    if not _inside(path, suite_dir):
+        raise SuiteError(f"{what} leaves the suite's folder; pass --allow-outside-paths to allow it", where)
+
+
+def _config_paths(value: Any) -> Iterator[str]:
+    """Every string in a dataset card's ``configs`` (``data_files`` patterns among them)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _config_paths(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _config_paths(item)
+
+
+def _card_configs(folder: Path) -> Any:
+    """The ``configs`` of the folder's dataset card (``README.md`` front matter, ``.huggingface.yaml``)."""
+    import yaml
+
+    found: list[Any] = []
+    for name in ("README.md", ".huggingface.yaml"):
+        path = folder / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if name == "README.md":
+            if not text.startswith("---"):
+                continue
+            text = text[3:].split("\n---", 1)[0]
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # datasets refuses it too
+        if isinstance(data, dict) and "configs" in data:
+            found.append(data["configs"])
+    return found
+
+
+def check_dataset_folder(folder: Path, suite_dir: Path, where: Location, allow_outside: bool) -> None:
+    """A dataset folder next to the suite reads nothing outside the suite's folder.
+
+    ``datasets`` follows what the folder says: a symlink, ``data_files`` in its dataset card
+    (``README.md`` ``configs:``) that climb out with ``..`` or are absolute, a ``state.json`` naming
+    ``../x.arrow``. Each of these is refused unless the user allowed paths outside."""
+    if allow_outside:
+        return
+    for entry in folder.rglob("*"):
+        _check_inside(entry, suite_dir, where, f"dataset file {str(entry.relative_to(folder))!r}")
+    for state in folder.rglob("state.json"):  # save_to_disk: the arrow files it lists
+        try:
+            names = [str(f["filename"]) for f in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            continue  # datasets reports a broken state.json itself
+        for name in names:
+            _check_inside(state.parent / name, suite_dir, where, f"dataset file {name!r} listed in state.json")
+    for configs in _card_configs(folder):
+        for pattern in _config_paths(configs):
+            parts = pattern.replace("\\", "/").split("/")
+            if pattern.startswith(("/", "~")) or ".." in parts or "://" in pattern:
+                raise SuiteError(f"the dataset card of {folder.name!r} names data files {pattern!r} outside the "
+                                 "folder; pass --allow-outside-paths to allow it", where)
+
+
 def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, allow_outside: bool) -> Iterator[Case]:
     try:
         import datasets  # heavy: imported only for suites that use it
@@ -213,9 +285,10 @@ def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, all
             )
             for k, v in data_files.items()
         }
+    if local is not None and local.is_dir():
+        check_dataset_folder(local, suite_dir, where, allow_outside)
     try:
-        saved = ("dataset_info.json", "state.json", "dataset_dict.json")
-        if local is not None and local.is_dir() and any((local / n).exists() for n in saved):
+        if local is not None and local.is_dir() and any((local / n).exists() for n in _SAVED):
             loaded: Any = datasets.load_from_disk(path)
             if isinstance(loaded, datasets.DatasetDict):
                 loaded = loaded[ds.split]
