@@ -85,6 +85,19 @@ def test_dataset_folder_next_to_the_suite_and_builders_still_work(tmp_path: Path
     assert "leaves the suite's folder" in capsys.readouterr().err
 
 
+def test_data_files_pattern_cannot_match_a_symlink_outside(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    secret = _dataset_folder(tmp_path / "secret")
+    folder = tmp_path / "pr" / "suites"
+    data = _dataset_folder(folder / "data")
+    (data / "more.jsonl").symlink_to(secret / "train.jsonl")
+    assert run_cli("validate", _suite(folder, "json", ", data_files: data/*.jsonl")) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "more.jsonl" in line and "leaves the suite's folder" in line
+    (data / "more.jsonl").unlink()
+    assert run_cli("validate", _suite(folder, "json", ", data_files: data/*.jsonl")) == 0
+
+
 @pytest.mark.parametrize("how", ["card_dotdot", "card_absolute", "symlink", "state_json"])
 def test_dataset_folder_cannot_point_outside(how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     secret = _dataset_folder(tmp_path / "secret")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import hashlib
 import json
 import re
@@ -287,6 +288,11 @@ def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, all
         }
     if local is not None and local.is_dir():
         check_dataset_folder(local, suite_dir, where, allow_outside)
+    if not allow_outside:  # a pattern (data/*.jsonl) must not match a symlink that leads outside
+        for pattern in _config_paths(data_files):
+            if any(c in pattern for c in "*?["):
+                for match in glob.glob(pattern, recursive=True):
+                    _check_inside(Path(match), suite_dir, where, f"data file {match!r}")
     try:
         if local is not None and local.is_dir() and any((local / n).exists() for n in _SAVED):
             loaded: Any = datasets.load_from_disk(path)
