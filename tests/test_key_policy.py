@@ -96,6 +96,24 @@ def test_keyless_suite_endpoint_gets_no_authorization_header(tmp_path: Path, ser
     assert server.chat_requests and not any(r.auth_present for r in server.chat_requests)
 
 
+@pytest.mark.parametrize("sent", [False, True])
+def test_auth_refused_says_whether_a_key_was_sent(sent: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-wrong-key-00000000")
+    with FakeOpenAIServer(api_key=KEY) as srv:
+        url = srv.base_url
+        suite = write_suite(tmp_path, url)
+        chosen = ["--base-url", url, "--api-key-env", "MY_KEY"] if sent else []
+        assert run_cli("run", suite, "--out", tmp_path / "run", *QUICK, *chosen) == 3
+        assert srv.chat_requests and all(r.auth_present == sent for r in srv.chat_requests)
+    err = capsys.readouterr().err
+    if sent:
+        assert "check the API key in the environment variable MY_KEY" in err and "sk-wrong" not in err
+    else:
+        assert f"no key was sent: set the API key in the environment variable AIMLAPI_API_KEY and choose this " \
+               f"endpoint with --base-url {url}" in err
+
+
 # --- the person running evalkit chooses ------------------------------------------------------------
 
 @pytest.mark.parametrize("source", ["flags", "environment", "evalkit.toml", "pyproject.toml", "library"])

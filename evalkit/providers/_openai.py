@@ -141,11 +141,12 @@ class OpenAIProvider:
                 wait = parse_rate_limit_reset(headers.get("x-ratelimit-reset-requests"))
             raise RateLimited(text, status, wait)
         if status in (401, 403):
-            raise AuthError(
-                f"HTTP {status}: authentication refused by {self.base_url}; "
-                f"set the API key in the environment variable {self.api_key_env}",
-                status,
-            )
+            if "Authorization" in self._headers:
+                hint = f"check the API key in the environment variable {self.api_key_env}"
+            else:  # nothing was sent: the variable is empty (a suite's endpoint never gets a key)
+                hint = (f"no key was sent: set the API key in the environment variable {self.api_key_env} "
+                        f"and choose this endpoint with --base-url {self.base_url}")
+            raise AuthError(f"HTTP {status}: authentication refused by {self.base_url}; {hint}", status)
         if status >= 500 or status in _RETRYABLE_STATUS:
             raise ServerError(text, status, parse_retry_after(headers.get("retry-after")))
         raise ClientError(text, status)
