@@ -178,6 +178,11 @@ def apply_run_policy(suite: LoadedSuite, options: RunOptions, model: ModelSpec) 
                                   suite.locate("model", "name"))
         return model.model_copy(update={"name": name})
     endpoint = resolve_endpoint(suite, base_url=options.base_url, api_key_env=options.api_key_env)
+    if not endpoint.base_url.startswith(("http://", "https://")):
+        message = f"the base URL must start with http:// or https:// (got {strip_url_credentials(endpoint.base_url)!r})"
+        if endpoint.base_url_from == "suite":
+            raise SuiteError(message, suite.locate("model", "base_url"))
+        raise UsageError(f"{endpoint.base_url_from}: {message}")
     key = os.environ.get(endpoint.api_key_env)
     if not key and endpoint.key_required:
         raise RunAborted(

@@ -140,3 +140,11 @@ def test_url_credentials_and_a_key_together_are_refused(tmp_path: Path, monkeypa
         assert srv.requests == []
     err = capsys.readouterr().err
     assert "use one of them" in err and PASSWORD not in err and KEY not in err
+
+
+def test_bad_scheme_is_named_without_credentials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, "http://127.0.0.1:9/v1")
+    assert run_cli("run", suite, "--out", tmp_path / "run", "--base-url", f"ftp://u:{PASSWORD}@host/v1", *QUICK) == 2
+    err = capsys.readouterr().err
+    assert "--base-url: the base URL must start with http:// or https:// (got 'ftp://host/v1')" in err
+    assert PASSWORD not in err and not (tmp_path / "run").exists()

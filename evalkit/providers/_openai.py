@@ -72,9 +72,9 @@ class OpenAIProvider:
         timeout: float = 60.0,
         concurrency: int = 8,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"the base URL must start with http:// or https:// (got {base_url!r})")
         clean_url, user, password = split_url_credentials(base_url)
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(f"the base URL must start with http:// or https:// (got {clean_url!r})")
         self.model = model
         self.base_url = clean_url.rstrip("/")
         self.api_key_env = api_key_env
