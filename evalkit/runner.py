@@ -26,9 +26,11 @@ from typing import Any
 
 from evalkit import __version__
 from evalkit.cache import ResponseCache, default_cache_path, response_keys, score_key, score_keys
+from evalkit.config import apply_run_policy
 from evalkit.errors import AuthError, ProviderError, SuiteError, TooManyErrors, UsageError
 from evalkit.items import Item, Planner, Selection
 from evalkit.providers import AdaptiveLimiter, Completion, Provider, Request, RetryPolicy, make_provider
+from evalkit.redact import strip_url_credentials
 from evalkit.results import (
     MANIFEST,
     RESULTS,
@@ -157,6 +159,7 @@ class Run:
         errors = check_static(suite)
         if errors:
             raise errors[0]
+        self.model = apply_run_policy(suite, options, self.model)  # who chose the endpoint, key and model path
         self.planner = Planner(suite, options.selection)
         self.records = scorer_records(suite)
         self.scorer_defs = [(r.label, r.name, r.options) for r in self.records]
@@ -166,7 +169,8 @@ class Run:
         self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}"
         self.params = self.model.params.as_body()
         # What the manifest and the cache key call the endpoint ("local" for the embedded model).
-        self.endpoint = self.model.base_url if self.model.resolved_provider == "openai" else "local"
+        self.endpoint = (strip_url_credentials(self.model.base_url)  # no user:password@ on disk
+                         if self.model.resolved_provider == "openai" else "local")
         self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()

@@ -24,3 +24,5 @@ def server() -> Iterator[FakeOpenAIServer]:
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("AIMLAPI_API_KEY", raising=False)
+    for name in ("EVALKIT_BASE_URL", "EVALKIT_API_KEY_ENV"):  # the runner's choices (evalkit.config)
+        monkeypatch.delenv(name, raising=False)

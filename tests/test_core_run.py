@@ -145,7 +145,8 @@ def test_api_key_sent_from_env_and_never_written(tmp_path: Path, monkeypatch) ->
     monkeypatch.setenv("MY_KEY", secret)
     with FakeOpenAIServer(api_key=secret) as srv:
         suite = write_suite(tmp_path, srv.base_url)
-        assert run_cli("run", suite, "--out", tmp_path / "run", "--api-key-env", "MY_KEY") == 0
+        assert run_cli("run", suite, "--out", tmp_path / "run", "--api-key-env", "MY_KEY",
+                       "--base-url", srv.base_url) == 0
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path

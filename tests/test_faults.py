@@ -271,8 +271,8 @@ def test_auth_failure_aborts_at_once(kind: str, tmp_path: Path, server: FakeOpen
     server.set_faults([Fault(kind)])
     suite = write_suite(tmp_path, server.base_url)
     out = tmp_path / "run"
-    code = run_cli("run", suite, "--out", out, *QUICK, "--api-key-env", "MY_EVAL_KEY", "--concurrency", "2",
-                   "--repeat", "5")
+    code = run_cli("run", suite, "--out", out, *QUICK, "--api-key-env", "MY_EVAL_KEY", "--base-url", server.base_url,
+                   "--concurrency", "2", "--repeat", "5")
     assert code == 3
     captured = capsys.readouterr()
     assert "MY_EVAL_KEY" in captured.err and "sk-do-not-print-me" not in captured.err + captured.out

@@ -125,8 +125,10 @@ def test_api_key_never_written_or_printed(debug: bool, tmp_path: Path) -> None:
               Fault("400", match="weather"), Fault("429", attempts={2}, retry_after=0)]
     with FakeOpenAIServer(api_key=SECRET, faults=faults) as srv:
         suite = write_suite(tmp_path, srv.base_url)
+        # The endpoint and the key variable are chosen by the person running evalkit (not by the suite).
+        chosen = ("--api-key-env", "LEAK_TEST_KEY", "--base-url", srv.base_url)
         # A full run with retries, client errors and a report.
-        proc = run_subprocess("run", suite, "--out", tmp_path / "ok", "--api-key-env", "LEAK_TEST_KEY",
+        proc = run_subprocess("run", suite, "--out", tmp_path / "ok", *chosen,
                               "--max-error-rate", "0.9", env=env)
         assert proc.returncode == 0, proc.stderr
         printed += proc.stdout + proc.stderr
@@ -135,12 +137,12 @@ def test_api_key_never_written_or_printed(debug: bool, tmp_path: Path) -> None:
         assert all(r.auth_valid for r in srv.chat_requests)
         # Authentication refused: the server wants another key.
         srv.api_key = "sk-some-other-key"
-        proc = run_subprocess("run", suite, "--out", tmp_path / "auth", "--api-key-env", "LEAK_TEST_KEY",
+        proc = run_subprocess("run", suite, "--out", tmp_path / "auth", *chosen,
                               "--no-cache", env=env)
         assert proc.returncode == 3 and "LEAK_TEST_KEY" in proc.stderr
         printed += proc.stdout + proc.stderr
     # Nothing listens any more: transport errors.
-    proc = run_subprocess("run", suite, "--out", tmp_path / "refused", "--api-key-env", "LEAK_TEST_KEY",
+    proc = run_subprocess("run", suite, "--out", tmp_path / "refused", *chosen,
                           "--no-cache", "--max-attempts", "1", env=env)
     assert proc.returncode == 3
     printed += proc.stdout + proc.stderr

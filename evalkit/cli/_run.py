@@ -14,6 +14,7 @@ import click
 
 from evalkit.cli._common import safe_text, split_list
 from evalkit.errors import EvalkitError, RunAborted, UsageError
+from evalkit.redact import strip_credentials_in_args
 
 if TYPE_CHECKING:
     from evalkit.results import RunManifest
@@ -49,8 +50,10 @@ class _LineProgress:
               help="Run directory (re-running into it resumes).")
 @click.option("--model", help="Model name; 'local:smollm2' or 'local:/path/model.gguf' for the embedded provider.")
 @click.option("--provider", type=click.Choice(["openai", "local"]), help="Force a provider.")
-@click.option("--base-url", help="OpenAI-compatible base URL (default: the suite's, else the AI/ML API).")
-@click.option("--api-key-env", help="Environment variable holding the API key (default AIMLAPI_API_KEY).")
+@click.option("--base-url", help="OpenAI-compatible base URL that may receive the API key (default: "
+              "$EVALKIT_BASE_URL, evalkit.toml, a keyless suite endpoint, else the AI/ML API).")
+@click.option("--api-key-env", help="Environment variable holding the API key (default: $EVALKIT_API_KEY_ENV, "
+              "evalkit.toml, else AIMLAPI_API_KEY).")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at most.")
 @click.option("--timeout", type=click.FloatRange(0.001, 3600), help="Seconds per request.")
 @click.option("--max-attempts", type=click.IntRange(1, 50), help="Attempts per item, retries included.")
@@ -100,7 +103,8 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         max_attempts=max_attempts,
         timeout=timeout,
         write_report=not no_report,
-        argv=["evalkit", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else [],
+        # Stored in the manifest and printed to resume: a URL's user name and password are left out.
+        argv=["evalkit", "run", *strip_credentials_in_args(sys.argv[2:])] if sys.argv[1:2] == ["run"] else [],
         progress=_LineProgress(),
     )
     try:

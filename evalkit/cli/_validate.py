@@ -12,16 +12,22 @@ from evalkit.cli._common import safe_text
 @click.command("validate")
 @click.argument("suites", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
-def command(suites: tuple[Path, ...], allow_outside_paths: bool) -> int:
+@click.option("--base-url", help="The endpoint `evalkit run` will use (a suite may not send the key elsewhere).")
+@click.option("--api-key-env", help="The variable `evalkit run` will read the API key from.")
+def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str | None, api_key_env: str | None) -> int:
     """Check suites without calling a model: schema, files, templates, languages, scorers, references.
 
     Every problem is printed as file:line:col: field: message. Exit 0 when valid, 2 otherwise.
     """
+    from evalkit.config import check_suite_choices
     from evalkit.validate import validate_suite
 
     status = 0
     for path in suites:
         report = validate_suite(path, allow_outside_paths=allow_outside_paths)
+        if report.suite is not None:
+            # What only the person running evalkit may choose: endpoint, key variable, a model path outside.
+            report.errors[:0] = check_suite_choices(report.suite, base_url=base_url, api_key_env=api_key_env)
         if report.ok:
             click.echo(f"{path}: ok ({report.cases} cases, {report.items} items)")
             continue

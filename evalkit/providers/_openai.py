@@ -11,6 +11,8 @@ import asyncio
 import json
 import os
 import re
+from base64 import b64encode
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -28,6 +30,7 @@ from evalkit.errors import (
 )
 from evalkit.providers._base import Completion, Request, Usage
 from evalkit.providers._retry import parse_rate_limit_reset, parse_retry_after
+from evalkit.redact import Redactor, split_url_credentials
 
 _RETRYABLE_STATUS = {408, 409, 425}
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -37,21 +40,25 @@ def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _error_text(status: int, raw: bytes) -> str:
+def _error_text(status: int, raw: bytes, clip: Callable[[str, int], str]) -> str:
+    # ``clip`` redacts the key, then cuts: a key straddling the cut-off must not leave half of itself.
     try:
         body = json.loads(raw)
         err = body.get("error") if isinstance(body, dict) else None
         if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
+            return clip(str(err["message"]), 300)
         if isinstance(err, str):
-            return err[:300]
+            return clip(err, 300)
     except (ValueError, UnicodeDecodeError):
         pass
-    return raw[:200].decode("utf-8", "replace").replace("\n", " ")
+    return clip(raw[:8192].decode("utf-8", "replace").replace("\n", " "), 200)
 
 
 class OpenAIProvider:
-    """Chat completions over HTTP. The API key is read from ``api_key_env`` and sent only as a header."""
+    """Chat completions over HTTP. The API key is read from ``api_key_env`` and sent only as a header.
+
+    A user name and password in ``base_url`` are sent as HTTP basic auth (when no key is set) and
+    never shown: ``self.base_url``, which messages and manifests use, is the URL without them."""
 
     name = "openai"
     max_concurrency: int | None = None
@@ -65,16 +72,19 @@ class OpenAIProvider:
         timeout: float = 60.0,
         concurrency: int = 8,
     ) -> None:
+        clean_url, user, password = split_url_credentials(base_url)
         if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"the base URL must start with http:// or https:// (got {base_url!r})")
+            raise UsageError(f"the base URL must start with http:// or https:// (got {clean_url!r})")
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        self.base_url = clean_url.rstrip("/")
         self.api_key_env = api_key_env
         self._headers = {"Content-Type": "application/json", "User-Agent": "evalkit"}
         key = os.environ.get(api_key_env)
-        self._key = key or None
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
+        elif user or password:
+            self._headers["Authorization"] = "Basic " + b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+        self._redact = Redactor([key, password])
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
         self._concurrency = concurrency
         self._session: aiohttp.ClientSession | None = None
@@ -95,8 +105,9 @@ class OpenAIProvider:
         except ProviderError as exc:
             # Defence in depth: a server that echoes the key in an error body must not get it into
             # results, logs or the terminal.
-            if self._key and self._key in exc.message:
-                exc.message = exc.message.replace(self._key, "***")
+            redacted = self._redact(exc.message)
+            if redacted != exc.message:
+                exc.message = redacted
                 exc.args = (exc.message,)
             raise
 
@@ -113,7 +124,8 @@ class OpenAIProvider:
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(f"cannot connect to {self.base_url}: {exc.os_error.strerror or exc}") from None
         except (aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError) as exc:
-            raise TransportError(f"{type(exc).__name__}: {str(exc)[:200] or 'connection failed'}") from None
+            detail = self._redact.clip(str(exc), 200) or "connection failed"
+            raise TransportError(f"{type(exc).__name__}: {detail}") from None
         latency_ms = (perf_counter() - start) * 1000
         self._raise_for_status(status, headers, raw)
         return self._parse(status, headers, raw, latency_ms)
@@ -121,7 +133,7 @@ class OpenAIProvider:
     def _raise_for_status(self, status: int, headers: Any, raw: bytes) -> None:
         if status < 400:
             return
-        text = f"HTTP {status}: {_error_text(status, raw)}"
+        text = f"HTTP {status}: {_error_text(status, raw, self._redact.clip)}"
         if status == 429:
             # Retry-After first; OpenAI-style servers may send only x-ratelimit-reset-requests.
             wait = parse_retry_after(headers.get("retry-after"))
@@ -129,11 +141,12 @@ class OpenAIProvider:
                 wait = parse_rate_limit_reset(headers.get("x-ratelimit-reset-requests"))
             raise RateLimited(text, status, wait)
         if status in (401, 403):
-            raise AuthError(
-                f"HTTP {status}: authentication refused by {self.base_url}; "
-                f"set the API key in the environment variable {self.api_key_env}",
-                status,
-            )
+            if "Authorization" in self._headers:
+                hint = f"check the API key in the environment variable {self.api_key_env}"
+            else:  # nothing was sent: the variable is empty (a suite's endpoint never gets a key)
+                hint = (f"no key was sent: set the API key in the environment variable {self.api_key_env} "
+                        f"and choose this endpoint with --base-url {self.base_url}")
+            raise AuthError(f"HTTP {status}: authentication refused by {self.base_url}; {hint}", status)
         if status >= 500 or status in _RETRYABLE_STATUS:
             raise ServerError(text, status, parse_retry_after(headers.get("retry-after")))
         raise ClientError(text, status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import hashlib
 import json
 import re
@@ -216,16 +217,118 @@ def iter_file_cases(spec: FileCases, path: Path, display: str, where: Location |
         raise SuiteError(f"data file {display} has no cases", suite_where)
 
 
+# ``datasets`` builders a suite may name (with ``data_files`` next to it). Not ``pandas``, which
+# unpickles its files (runs code), nor ``sql``, ``cache`` and the like.
+DATASET_BUILDERS = ("json", "csv", "parquet", "text", "arrow")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
+
+def dataset_source(name: str, suite_dir: Path, where: Location, allow_outside: bool) -> Path | None:
+    """Where ``cases.dataset.path`` is read from: a folder next to the suite (its resolved path), or
+    ``None`` for a builder name or a Hugging Face hub id (``owner/name``, fetched over the network).
+    Anything else is refused: ``datasets`` would resolve it against the current directory."""
+    if (suite_dir / name).exists() or name.startswith((".", "/", "~", "\\")) or ".." in Path(name).parts:
+        candidate = resolve_data_path(suite_dir, name, where, allow_outside)
+        if not candidate.exists():
+            raise SuiteError(f"dataset folder not found: {name!r} (relative to the suite's folder)", where)
+        return candidate
+    if name in DATASET_BUILDERS:
+        return None
+    if _HUB_ID.fullmatch(name) and ".." not in name:
+        if Path(name).exists():  # datasets would read this folder of the current directory, not the hub
+            raise SuiteError(
+                f"dataset {name!r} looks like a hub id but is a path in the current directory, which datasets "
+                "would read instead; run evalkit from another directory or move the data next to the suite",
+                where,
+            )
+        return None
+    raise SuiteError(
+        f"dataset {name!r} is neither a folder next to the suite, a builder ({', '.join(DATASET_BUILDERS)}) "
+        "with data_files, nor a Hugging Face hub id (owner/name)",
+        where,
+    )
+
+
+_SAVED = ("dataset_info.json", "state.json", "dataset_dict.json")  # a ``save_to_disk`` folder
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _check_inside(path: Path, suite_dir: Path, where: Location, what: str) -> None:
+    if not _inside(path, suite_dir):
+        raise SuiteError(f"{what} leaves the suite's folder; pass --allow-outside-paths to allow it", where)
+
+
+def _config_paths(value: Any) -> Iterator[str]:
+    """Every string in a dataset card's ``configs`` (``data_files`` patterns among them)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _config_paths(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _config_paths(item)
+
+
+def _card_configs(folder: Path) -> Any:
+    """The ``configs`` of the folder's dataset card (``README.md`` front matter, ``.huggingface.yaml``)."""
+    import yaml
+
+    found: list[Any] = []
+    for name in ("README.md", ".huggingface.yaml"):
+        path = folder / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if name == "README.md":
+            if not text.startswith("---"):
+                continue
+            text = text[3:].split("\n---", 1)[0]
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # datasets refuses it too
+        if isinstance(data, dict) and "configs" in data:
+            found.append(data["configs"])
+    return found
+
+
+def check_dataset_folder(folder: Path, suite_dir: Path, where: Location, allow_outside: bool) -> None:
+    """A dataset folder next to the suite reads nothing outside the suite's folder.
+
+    ``datasets`` follows what the folder says: a symlink, ``data_files`` in its dataset card
+    (``README.md`` ``configs:``) that climb out with ``..`` or are absolute, a ``state.json`` naming
+    ``../x.arrow``. Each of these is refused unless the user allowed paths outside."""
+    if allow_outside:
+        return
+    for entry in folder.rglob("*"):
+        _check_inside(entry, suite_dir, where, f"dataset file {str(entry.relative_to(folder))!r}")
+    for state in folder.rglob("state.json"):  # save_to_disk: the arrow files it lists
+        try:
+            names = [str(f["filename"]) for f in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            continue  # datasets reports a broken state.json itself
+        for name in names:
+            _check_inside(state.parent / name, suite_dir, where, f"dataset file {name!r} listed in state.json")
+    for configs in _card_configs(folder):
+        for pattern in _config_paths(configs):
+            parts = pattern.replace("\\", "/").split("/")
+            if pattern.startswith(("/", "~")) or ".." in parts or "://" in pattern:
+                raise SuiteError(f"the dataset card of {folder.name!r} names data files {pattern!r} outside the "
+                                 "folder; pass --allow-outside-paths to allow it", where)
+
+
 def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, allow_outside: bool) -> Iterator[Case]:
     try:
         import datasets  # heavy: imported only for suites that use it
     except ImportError as exc:  # pragma: no cover - datasets is a core dependency
         raise SuiteError(f"the 'datasets' package cannot be imported: {exc}", where) from None
     ds = spec.dataset
-    path: str = ds.path
-    local = suite_dir / ds.path
-    if local.exists():
-        path = str(resolve_data_path(suite_dir, ds.path, where, allow_outside))
+    local = dataset_source(ds.path, suite_dir, where, allow_outside)
+    path = str(local) if local is not None else ds.path
     data_files = ds.data_files
     if isinstance(data_files, str):
         data_files = str(resolve_data_path(suite_dir, data_files, where, allow_outside))
@@ -240,9 +343,15 @@ def iter_dataset_cases(spec: DatasetCases, suite_dir: Path, where: Location, all
             )
             for k, v in data_files.items()
         }
+    if local is not None and local.is_dir():
+        check_dataset_folder(local, suite_dir, where, allow_outside)
+    if not allow_outside:  # a pattern (data/*.jsonl) must not match a symlink that leads outside
+        for pattern in _config_paths(data_files):
+            if any(c in pattern for c in "*?["):
+                for match in glob.glob(pattern, recursive=True):
+                    _check_inside(Path(match), suite_dir, where, f"data file {match!r}")
     try:
-        saved = ("dataset_info.json", "state.json", "dataset_dict.json")
-        if local.is_dir() and any((local / n).exists() for n in saved):
+        if local is not None and local.is_dir() and any((local / n).exists() for n in _SAVED):
             loaded: Any = datasets.load_from_disk(path)
             if isinstance(loaded, datasets.DatasetDict):
                 loaded = loaded[ds.split]
