@@ -102,6 +102,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         write_report=not no_report,
         argv=["evalkit", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else [],
         progress=_LineProgress(),
+        notice=lambda message: click.echo(safe_text(message), err=True),
     )
     try:
         outcome = run(loaded, options)
