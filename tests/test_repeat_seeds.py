@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from helpers import run_cli, write_suite
 
-from evalkit.items import repeat_seed
+from evalkit.cache import cache_key
+from evalkit.items import Item, repeat_seed
 from evalkit.results import iter_results, read_summary
+from evalkit.run._send import Requests
 from evalkit.testing import FakeOpenAIServer
 
 ONE_ITEM = ("--prompts", "plain", "--languages", "de", "--limit", "1", "--no-report")
@@ -34,6 +36,19 @@ def test_repeat_seeds_are_derived_stable_and_distinct() -> None:
     assert all(isinstance(s, int) and 0 <= s < 2**31 for s in seeds[1:])
     assert seeds == [repeat_seed(7, r) for r in range(200)]
     assert repeat_seed(8, 1) != repeat_seed(7, 1)
+
+
+def test_the_seed_sent_is_the_seed_in_the_cache_key() -> None:
+    params = {"temperature": 0.7, "max_tokens": 8, "seed": 5}
+    requests = Requests("http://127.0.0.1:9/v1", "m", params)
+    messages = ({"role": "user", "content": "hi"},)
+    for repeat in range(3):
+        item = Item("id", "c1", "de", "plain", repeat, "de", messages, (), repeat_seed(5, repeat))
+        sent = requests.params_for(item)
+        assert sent == {**params, "seed": repeat_seed(5, repeat)}
+        assert requests.key(item) == cache_key("http://127.0.0.1:9/v1", "m", sent, messages, repeat)
+    # Repeat 0 sends the suite's parameters unchanged: its cache entries from before per-repeat seeds still answer.
+    assert requests.params_for(Item("id", "c1", "de", "plain", 0, "de", messages, (), 5)) is params
 
 
 def test_each_repeat_sends_and_records_its_own_seed(tmp_path: Path) -> None:

@@ -216,17 +216,20 @@ def test_lost_manifest_does_not_let_another_model_adopt_the_answers(tmp_path: Pa
 
 
 def test_lines_without_a_run_key_are_adopted_when_the_manifest_vouches_for_them(tmp_path: Path) -> None:
-    """Run directories written before lines carried their run key still resume."""
+    """Run directories written before lines carried their run key (and manifests their --limit) still resume."""
     out = tmp_path / "run"
     with FakeOpenAIServer(translator) as srv:
         suite = write_suite(tmp_path, srv.base_url)
-        assert run_cli("run", suite, "--out", out, "--no-report") == 0
+        assert run_cli("run", suite, "--out", out, "--limit", "2", "--no-report") == 0
         legacy = [{k: v for k, v in line.items() if k not in ("run_key", "seed")} for line in _lines(out)]
         (out / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in legacy[:-2]), encoding="utf-8")
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        del manifest["run_key"], manifest["limit"]
+        (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         srv.reset()
-        assert run_cli("run", suite, "--out", out, "--no-cache", "--no-report") == 0
+        assert run_cli("run", suite, "--out", out, "--limit", "2", "--no-cache", "--no-report") == 0
         assert srv.count == 2
-    _check_complete(out)
+    _check_complete(out, planned=12)
     assert not (out / QUARANTINE).exists()
 
 

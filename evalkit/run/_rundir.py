@@ -120,6 +120,8 @@ def check_resumable(run_dir: Path, new: RunManifest) -> RunManifest | None:
             "choose a new --out directory"
         )
     was, now = _selection(old), _selection(new)
+    if old.run_key is None:  # written before manifests recorded --limit: unplanned lines are quarantined instead
+        was["--limit"] = now["--limit"]
     if was != now:
         differ = [name for name in now if was[name] != now[name]]
         raise UsageError(
