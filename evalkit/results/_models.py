@@ -91,6 +91,9 @@ class ModelRecord(_Model):
 
 
 class Counts(_Model):
+    """A run is ``complete`` only when every planned item has exactly one line: done == planned and
+    missing == duplicates == unplanned == 0 (else ``incomplete``, unless it was stopped early)."""
+
     planned: int = 0  # items the selection plans
     done: int = 0  # lines in results.jsonl
     failed: int = 0
@@ -120,8 +123,6 @@ class RunManifest(_Model):
     scorers: list[ScorerRecord]
     started_at: str
     finished_at: str | None = None
-    # complete: every planned item has exactly one line (missing == duplicates == unplanned == 0);
-    # incomplete: the run ended without stopping early, yet that does not hold.
     status: Literal["running", "complete", "incomplete", "interrupted", "aborted"] = "running"
     abort_reason: str | None = None
     counts: Counts = Field(default_factory=Counts)

@@ -83,8 +83,10 @@ def finish(out: Path, manifest: RunManifest, planned: set[str], abort: BaseExcep
         write_json_atomic(out / MANIFEST, manifest)  # not left "running"
         raise
     counts = tally.counts(manifest.counts).model_copy(update={"quarantined": quarantined})
-    manifest = manifest.model_copy(update={"counts": counts, "status": stopped or (
-        "complete" if tally.complete else "incomplete")})
+    update: dict[str, object] = {"counts": counts, "status": stopped or "complete"}
+    if stopped is None and not tally.complete:
+        update.update(status="incomplete", abort_reason=f"{tally.describe()} in {RESULTS}")
+    manifest = manifest.model_copy(update=update)
     write_json_atomic(out / MANIFEST, manifest)
     write_json_atomic(out / SUMMARY, summary)
     if write_report:
