@@ -199,6 +199,25 @@ def test_damaged_lines_are_quarantined_before_any_request(tmp_path: Path, bad: b
     assert "line 5" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cut", [30, 1])
+def test_torn_last_line_is_quarantined_or_adopted_when_only_its_newline_is_lost(tmp_path: Path, cut: int) -> None:
+    out = tmp_path / "run"
+    with FakeOpenAIServer(translator) as srv:
+        suite = write_suite(tmp_path, srv.base_url)
+        assert run_cli("run", suite, "--out", out, "--no-cache", "--no-report") == 0
+        whole = (out / "results.jsonl").read_bytes()
+        (out / "results.jsonl").write_bytes(whole[:-cut])  # a crash in the middle of the last write
+        srv.reset()
+        assert run_cli("run", suite, "--out", out, "--no-cache", "--no-report") == 0
+        assert srv.count == (1 if cut > 1 else 0)
+    _check_complete(out)
+    if cut > 1:
+        last = whole.splitlines(keepends=True)[-1]
+        assert (out / QUARANTINE).read_bytes() == last[:-cut] + b"\n"
+    else:
+        assert (out / "results.jsonl").read_bytes() == whole and not (out / QUARANTINE).exists()
+
+
 def test_lost_manifest_does_not_let_another_model_adopt_the_answers(tmp_path: Path) -> None:
     out = tmp_path / "run"
     with FakeOpenAIServer(translator) as srv:

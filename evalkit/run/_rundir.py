@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalkit.errors import UsageError
-from evalkit.results import MANIFEST, ItemResult, RunManifest, read_manifest, repair_torn_tail
+from evalkit.results import MANIFEST, ItemResult, RunManifest, read_manifest
 
 LOCK = ".evalkit.lock"
 QUARANTINE = "results.quarantine.jsonl"
@@ -94,7 +94,8 @@ else:
 
 def _read_pid(fd: int) -> str:
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 32).decode("ascii", "replace").strip()
     except OSError:
         return "unknown"
     return text if text.isdigit() else "unknown"
@@ -152,19 +153,20 @@ class Resumed:
     note: str | None = None  # one line naming the quarantine file, when lines were moved there
 
 
-_DAMAGED, _FOREIGN, _UNPLANNED = "damaged (not a result line)", "of another run", "not in this run's plan"
+_DAMAGED, _TORN = "damaged (not a result line)", "torn (a write cut short by a crash)"
+_FOREIGN, _UNPLANNED = "of another run", "not in this run's plan"
 
 
 def prepare_resume(path: Path, planned: Collection[str], key: str, vouched: bool) -> Resumed:
     """Make ``results.jsonl`` hold only lines this run adopts: valid results with this run's key (or no key when
     ``vouched``: the manifest matched) and a planned item id, each item once (the last line wins), failed items
-    dropped (they are retried). Everything else is moved to the quarantine file. Must run under the lock.
+    dropped (they are retried). Everything else, a torn last line included, is moved to the quarantine file.
+    Must run under the lock.
 
     Every line is validated here, before any request is sent. The file is streamed twice, not held, and
     rewritten (atomically) only when something changes."""
     if not path.exists():
         return Resumed()
-    repair_torn_tail(path)
     keep: dict[str, int] = {}  # item id -> number of the line that is kept
     moved: dict[str, list[int]] = {}  # reason -> line numbers
     rewrite = False
@@ -174,6 +176,9 @@ def prepare_resume(path: Path, planned: Collection[str], key: str, vouched: bool
                 rewrite = True
                 continue
             reason, item_id, failed = _judge(raw, planned, key, vouched)
+            if not raw.endswith(b"\n"):  # the last line, cut by a crash (or only its newline lost)
+                rewrite = True
+                reason = _TORN if reason == _DAMAGED else reason
             if reason is not None:
                 moved.setdefault(reason, []).append(number)
                 continue
