@@ -102,6 +102,22 @@ def test_killed_holder_leaves_no_lock_behind_and_resume_completes(tmp_path: Path
     _check_complete(out)
 
 
+def test_a_symlink_in_place_of_the_lock_file_is_refused_not_followed(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    (out / LOCK).symlink_to(victim)
+    with FakeOpenAIServer(translator) as srv:
+        suite = write_suite(tmp_path, srv.base_url)
+        assert run_cli("run", suite, "--out", out, "--no-report") == 2
+        assert srv.count == 0
+    assert victim.read_text(encoding="utf-8") == "precious"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and LOCK in err[0]
+
+
 # --- 2. complete means complete ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["replaced", "duplicated"])

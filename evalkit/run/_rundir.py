@@ -52,7 +52,11 @@ class RunDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # never truncated: it holds the holder's pid
+        # Never truncated before it is ours (it holds the holder's pid); never followed if it is a symlink.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot open the run directory's lock file ({exc.strerror})") from None
         try:
             _lock(fd)
         except OSError:
