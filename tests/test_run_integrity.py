@@ -118,6 +118,26 @@ def test_a_symlink_in_place_of_the_lock_file_is_refused_not_followed(tmp_path: P
     assert len(err) == 1 and LOCK in err[0]
 
 
+@pytest.mark.parametrize("planted", ["results.jsonl.tmp", "manifest.json.tmp", QUARANTINE])
+def test_resume_writes_through_no_planted_symlink(tmp_path: Path, planted: str) -> None:
+    out = tmp_path / "run"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    with FakeOpenAIServer(translator) as srv:
+        suite = write_suite(tmp_path, srv.base_url)
+        assert run_cli("run", suite, "--out", out, "--no-report") == 0
+        with (out / "results.jsonl").open("ab") as handle:
+            handle.write(b"garbage\n")  # the resume rewrites results.jsonl and writes the quarantine
+        (out / planted).symlink_to(victim)
+        code = run_cli("run", suite, "--out", out, "--no-report")
+    assert victim.read_text(encoding="utf-8") == "precious"
+    if planted == QUARANTINE:
+        assert code == 2  # refused: the quarantine file would be a link elsewhere
+    else:
+        assert code == 0
+        _check_complete(out)
+
+
 # --- 2. complete means complete ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["replaced", "duplicated"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Collection, Iterable, Iterator
@@ -20,9 +21,19 @@ SUMMARY = "summary.json"
 M = TypeVar("M", bound=BaseModel)
 
 
+def create_new(path: Path) -> BinaryIO:
+    """``path`` created afresh for writing: whatever was there (a stale temporary file, or a symlink planted to
+    make the write land elsewhere) is removed first, and the new file is never a followed link."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    return os.fdopen(fd, "wb")
+
+
 def write_json_atomic(path: Path, model: BaseModel) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(model.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    with create_new(tmp) as handle:
+        handle.write((model.model_dump_json(indent=2) + "\n").encode())
     os.replace(tmp, path)
 
 

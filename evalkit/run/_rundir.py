@@ -25,12 +25,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
 from evalkit.errors import UsageError
 from evalkit.results import MANIFEST, ItemResult, RunManifest, read_manifest
+from evalkit.results._store import create_new
 
 LOCK = ".evalkit.lock"
 QUARANTINE = "results.quarantine.jsonl"
@@ -220,8 +221,8 @@ def _rewrite(path: Path, kept: set[int], moved: set[int]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with ExitStack() as stack:
         handle = stack.enter_context(path.open("rb"))
-        out = stack.enter_context(tmp.open("wb"))
-        side = stack.enter_context(path.with_name(QUARANTINE).open("ab")) if moved else None
+        out = stack.enter_context(create_new(tmp))
+        side = stack.enter_context(_append_only(path.with_name(QUARANTINE))) if moved else None
         for number, raw in enumerate(handle, start=1):
             line = raw if raw.endswith(b"\n") else raw + b"\n"
             if number in kept:
@@ -233,6 +234,15 @@ def _rewrite(path: Path, kept: set[int], moved: set[int]) -> None:
                 f.flush()
                 os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _append_only(path: Path) -> BinaryIO:
+    """``path`` opened for appending; refused (``UsageError``) when it is a symlink."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the quarantine file ({exc.strerror})") from None
+    return os.fdopen(fd, "ab")
 
 
 def _note(path: Path, moved: dict[str, list[int]]) -> str:
