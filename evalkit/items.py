@@ -29,6 +29,17 @@ class Item:
     target_language: str
     messages: tuple[Message, ...]
     references: tuple[str, ...]
+    seed: int | None = None  # sent with the request: ``repeat_seed(suite seed, repeat)``
+
+
+def repeat_seed(seed: int | None, repeat: int) -> int | None:
+    """The seed of one repeat: the suite's own for repeat 0 (a run without repeats sends what the suite says),
+    for repeat r > 0 the first 31 bits of sha256("evalkit-repeat:{seed}:{r}"), so repeats sample differently
+    yet every run of the suite sends the same seeds. None stays None (no seed is sent)."""
+    if seed is None or repeat == 0:
+        return seed
+    digest = hashlib.sha256(f"evalkit-repeat:{seed}:{repeat}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def item_id_for(case_id: str, language: str, variant: str, repeat: int) -> str:
@@ -103,6 +114,7 @@ class Planner:
             if name not in spec.prompts:
                 raise UsageError(f"--prompts: {name!r} is not in the suite (has {', '.join(spec.prompts)})")
         self.repeats = selection.repeats or spec.repeats
+        self.seeds = [repeat_seed(spec.model.params.seed, r) for r in range(self.repeats)]
         self.limit = selection.limit
         self.shard = selection.shard
         self.needs_references = any(
@@ -148,7 +160,8 @@ class Planner:
                 for repeat in range(self.repeats):
                     item_id = item_id_for(case.id, language, variant_name, repeat)
                     if self.shard is None or self.shard.contains(item_id):
-                        yield Item(item_id, case.id, language, variant_name, repeat, target, messages, refs or ())
+                        yield Item(item_id, case.id, language, variant_name, repeat, target, messages, refs or (),
+                                   self.seeds[repeat])
 
     def iter_items(self) -> Iterator[Item]:
         seen: dict[str, str] = {}

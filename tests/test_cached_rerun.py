@@ -14,7 +14,7 @@ from helpers import run_cli, write_suite
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import evalkit.runner
+import evalkit.runner._send
 from evalkit.cache import cache_key, response_keys, score_key, score_keys
 from evalkit.results import read_manifest, read_summary
 from evalkit.testing import FakeOpenAIServer
@@ -62,7 +62,7 @@ def test_hits_and_misses_mixed_across_batches(tmp_path: Path, server: FakeOpenAI
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from evalkit.scoring._pool import ItemScorer
 
-    monkeypatch.setattr(evalkit.runner, "HIT_BATCH", 4)  # several batches, each with hits and misses
+    monkeypatch.setattr(evalkit.runner._send, "HIT_BATCH", 4)  # several batches, each with hits and misses
     suite = write_suite(tmp_path, server.base_url)
     assert run_cli("run", suite, "--out", tmp_path / "a", "--no-report") == 0
     with _cache_db(tmp_path) as db:

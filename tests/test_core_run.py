@@ -195,9 +195,9 @@ def test_cached_rerun_reuses_scores_but_not_across_scorer_changes(tmp_path: Path
 
 def test_large_runs_stream_items_instead_of_keeping_them(tmp_path: Path, server: FakeOpenAIServer,
                                                          monkeypatch) -> None:
-    import evalkit.runner
+    import evalkit.runner._plan
 
-    monkeypatch.setattr(evalkit.runner, "KEEP_RENDERED_ITEMS", 2)
+    monkeypatch.setattr(evalkit.runner._plan, "KEEP_RENDERED_ITEMS", 2)
     suite = write_suite(tmp_path, server.base_url)
     assert run_cli("run", suite, "--out", tmp_path / "run", "--no-report") == 0
     assert len(_lines(tmp_path / "run")) == 18

@@ -106,6 +106,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         # Stored in the manifest and printed to resume: a URL's user name and password are left out.
         argv=["evalkit", "run", *strip_credentials_in_args(sys.argv[2:])] if sys.argv[1:2] == ["run"] else [],
         progress=_LineProgress(),
+        notice=lambda message: click.echo(safe_text(message), err=True),
     )
     try:
         outcome = run(loaded, options)

@@ -35,6 +35,12 @@ class ItemResult(_Model):
     language: str
     variant: str
     repeat: int = 0
+    # The seed sent with this item's request: the suite's seed for repeat 0, one derived from it and the
+    # repeat index for the others (``evalkit.items.repeat_seed``); None when the suite sets no seed.
+    seed: int | None = None
+    # Which run wrote the line (``evalkit.runner.run_key``: suite hash, model, endpoint, parameters). A resume
+    # adopts only lines with its own key; None on lines written before it existed.
+    run_key: str | None = None
     target_language: str
     messages: list[dict[str, str]]
     # Mutable defaults as factories: pydantic deep-copies a literal {} or [] for every instance.
@@ -85,11 +91,18 @@ class ModelRecord(_Model):
 
 
 class Counts(_Model):
-    planned: int = 0
-    done: int = 0
+    """A run is ``complete`` only when every planned item has exactly one line: done == planned and
+    missing == duplicates == unplanned == 0 (else ``incomplete``, unless it was stopped early)."""
+
+    planned: int = 0  # items the selection plans
+    done: int = 0  # lines in results.jsonl
     failed: int = 0
     cached: int = 0
     errors_by_kind: dict[str, int] = {}
+    missing: int = 0  # planned items without a line
+    duplicates: int = 0  # lines whose item id already had a line
+    unplanned: int = 0  # lines whose item id is not in the plan
+    quarantined: int = 0  # lines a resume moved to results.quarantine.jsonl (damaged or of another run)
 
 
 class RunManifest(_Model):
@@ -105,6 +118,8 @@ class RunManifest(_Model):
     variants: list[str]
     repeats: int = 1
     shard: str | None = None
+    limit: int | None = None  # --limit (cases), part of the selection a resume must repeat
+    run_key: str | None = None  # the key every line of results.jsonl carries (see ItemResult.run_key)
     scorers: list[ScorerRecord]
     started_at: str
     finished_at: str | None = None
