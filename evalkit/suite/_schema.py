@@ -146,14 +146,3 @@ class Suite(_Strict):
             else:
                 out.append(entry)
         return out
-
-    @field_validator("languages")
-    @classmethod
-    def _unique_languages(cls, v: list[str]) -> list[str]:
-        # A field validator, so the error is located at ``languages`` rather than the whole file.
-        seen: set[str] = set()
-        for code in v:
-            if code in seen:
-                raise ValueError(f"language {code!r} listed twice")
-            seen.add(code)
-        return v
