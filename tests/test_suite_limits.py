@@ -55,7 +55,7 @@ def test_suite_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path
     assert run_cli("validate", suite) == 2
     match = _one_line(capsys)
     assert match["file"].endswith("suite.yaml") and match["line"] == "1"
-    assert "more than the limit of 4,194,304 bytes" in match["rest"] and "EVALKIT_MAX_SUITE_BYTES" in match["rest"]
+    assert "more than the limit of 2,097,152 bytes" in match["rest"] and "EVALKIT_MAX_SUITE_BYTES" in match["rest"]
     assert run_cli("run", suite, "--out", tmp_path / "run", "--no-cache") == 2
     assert "EVALKIT_MAX_SUITE_BYTES" in capsys.readouterr().err
     # The person running evalkit may raise it.

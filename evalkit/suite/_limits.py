@@ -12,7 +12,7 @@ import re
 from evalkit.errors import Location, SuiteError, UsageError
 
 #: Bytes in a suite file (cases in bulk belong in a JSONL or CSV file next to it).
-MAX_SUITE_BYTES = 4 * 1024 * 1024
+MAX_SUITE_BYTES = 2 * 1024 * 1024
 #: Items one suite plans: cases x languages x prompt variants x repeats.
 MAX_ITEMS = 1_000_000
 #: Bytes in one line of a JSONL or CSV data file (not configurable: one case is read whole).
