@@ -219,8 +219,10 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         if widths:
             _refuse_huge(args[at:], kwargs)
         rest = args[at + 1:]
-        if name == "replace" and len(args) > at + 2:
-            _check_replace(*args[at:at + 4])
+        if name == "replace" and len(args) > at:
+            given = [*args[at:], *(kwargs[k] for k in ("old", "new", "count")[len(args) - at - 1:] if k in kwargs)]
+            if len(given) >= 3:  # fewer: jinja2 raises its own TypeError
+                _check_replace(*given[:4])
         elif name == "join" and len(args) > at:
             items = list(args[at])
             args = (*args[:at], items, *rest)

@@ -22,6 +22,7 @@ HOSTILE = {
     "range-in-a-variable": "{% set r = range(1000) %}{% for a in r %}{% for b in r %}{% for c in r %}"
                            "{% endfor %}{% endfor %}{% endfor %}",
     # string builders
+    "replace-keywords": '{{ ("x"*99999)|replace(old="x", new="y"*20000) }}',
     "replace-method": '{{ ("x"*99999).replace("x", "y"*20000) }}',
     "join": '{{ range(100000)|join("y"*99999) }}',
     "join-method": '{{ ("y"*99999).join(range(100000)|map("string")) }}',
