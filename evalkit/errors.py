@@ -17,6 +17,7 @@
     ├── ServerError                   5xx / 408 / 409: transient
     ├── TransportError                refused, dropped, timed out: transient
     ├── BadResponse                   200 with a body that is not a chat completion
+    │     └── ResponseTooLarge        over max_response_bytes: never retried
     ├── ClientError                   400/404/422: never retried
     └── AuthError (see above)
 
@@ -150,6 +151,12 @@ class TransportError(ProviderError):
 class BadResponse(ProviderError):
     kind = "bad_response"
     retryable = True
+
+
+class ResponseTooLarge(BadResponse):
+    """A reply over the size cap (``bad_response``): asking again would cost as much again."""
+
+    retryable = False
 
 
 class ClientError(ProviderError):

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from evalkit._template_sandbox import (
+    MAX_BUILT,
+    MAX_RANGE_STEPS,
+    MAX_RENDERED,
+    MAX_STEPS,
+    MAX_VALUE_SIZE,
+    MAX_VALUE_WEIGHT,
+    BoundedSandbox,
+    render_budgeted,
+)
 from evalkit.languages import LANGUAGES, get_language, is_known
+
+# Suites arrive in pull requests: templates render in a sandbox bounded in memory and work while
+# rendering (evalkit/_template_sandbox.py has the limits and how they are enforced).
+__all__ = [
+    "MAX_BUILT", "MAX_RANGE_STEPS", "MAX_RENDERED", "MAX_STEPS", "MAX_VALUE_SIZE", "MAX_VALUE_WEIGHT",
+    "BoundedSandbox", "Message", "RenderContext", "TemplateError", "compile_template", "environment",
+    "language_context", "localize", "lookup_path", "render", "render_sandboxed",
+]
 
 Message = dict[str, str]
 
@@ -26,75 +41,6 @@ class TemplateError(Exception):
         self.field = field
         self.message = message
         self.line = line
-
-
-# Suites arrive in pull requests. Beyond jinja2's sandbox (no __class__/__globals__, no mutation,
-# ranges up to MAX_RANGE), templates may not build huge values: "x" * 10**9, 10**10**8, "%9999999d",
-# "x".ljust(10**9) and width-taking filters are refused, and a rendered message is capped.
-MAX_VALUE_SIZE = 100_000  # characters or items one expression may build; largest int argument
-MAX_RENDERED = 1_000_000  # characters in one rendered message
-MAX_RANGE_STEPS = 1_000_000  # range() elements created while rendering one message (nested loops)
-_HUGE_SPEC = re.compile(r"%[-#0 +]*\d*\.?\d{6,}|\{[^{}]*[:][^{}]*\d{6,}[^{}]*\}")
-_WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate", "format", "batch", "slice")
-
-
-def _refuse_huge(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_VALUE_SIZE:
-            raise SecurityError(f"argument {value} is larger than {MAX_VALUE_SIZE:,}")
-        if isinstance(value, str) and _HUGE_SPEC.search(value):
-            raise SecurityError("format width or precision is larger than 99,999")
-
-
-def _bounded_filter(func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)  # keeps jinja's pass_environment marker
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _refuse_huge(args, kwargs)
-        return func(*args, **kwargs)
-
-    return wrapper
-
-
-class BoundedSandbox(ImmutableSandboxedEnvironment):
-    """jinja2's immutable sandbox, plus limits on the size of what a template can build."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        for name in _WIDTH_FILTERS:
-            self.filters[name] = _bounded_filter(self.filters[name])
-        self.globals["range"] = self._counted_range
-        self.range_steps = 0  # reset by render()
-
-    def _counted_range(self, *args: int) -> range:
-        numbers = safe_range(*args)  # OverflowError beyond jinja's MAX_RANGE
-        self.range_steps += len(numbers)
-        if self.range_steps > MAX_RANGE_STEPS:
-            raise SecurityError(f"loops over range() go beyond {MAX_RANGE_STEPS:,} steps")
-        return numbers
-
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_VALUE_SIZE:
-                    raise SecurityError(f"repeating a value {times} times builds more than {MAX_VALUE_SIZE:,} items")
-        elif operator == "**":
-            if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1 \
-                    and right * abs(left).bit_length() > 64 * MAX_VALUE_SIZE:
-                raise SecurityError("the power is too large")
-        elif operator == "%" and isinstance(left, str) and _HUGE_SPEC.search(left):
-            raise SecurityError("format width or precision is larger than 99,999")
-        return super().call_binop(context, operator, left, right)
-
-    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _refuse_huge(args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        # "...".format / .format_map, looked up in a template, come here first.
-        _refuse_huge((getattr(value, "__self__", None),), {})
-        return super().wrap_str_format(value)
 
 
 @lru_cache(maxsize=1)
@@ -241,18 +187,8 @@ def render(source: str, field: str, context: dict[str, Any]) -> str:
 
 def render_sandboxed(source: str, field: str, context: dict[str, Any]) -> str:
     template = compile_template(source, field)
-    env = environment()
-    if isinstance(env, BoundedSandbox):
-        env.range_steps = 0
     try:
-        chunks: list[str] = []
-        size = 0
-        for chunk in template.generate(context):
-            size += len(chunk)
-            if size > MAX_RENDERED:
-                raise SecurityError(f"the rendered text is longer than {MAX_RENDERED:,} characters")
-            chunks.append(chunk)
-        return "".join(chunks).strip()
+        return render_budgeted(template, context).strip()
     except jinja2.UndefinedError as exc:
         raise TemplateError(field, f"undefined variable: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:

@@ -249,10 +249,15 @@ def test_hostile_output_and_names_are_printed_escaped(tmp_path: Path, capsys: py
             "scorers: [chrf, exact_match]\n",
             encoding="utf-8",
         )
+        # A control character in a variant name is refused (it could forge item ids), the name shown escaped.
+        assert run_cli("run", suite, "--out", "run", "--no-cache") == 2
+        out = capsys.readouterr()
+        _no_raw_controls(out.out + out.err)
+        assert "\\x1b[2J" in out.err
+        suite.write_text(suite.read_text(encoding="utf-8").replace('"p\\e[2J\\e]0;pwn\\a"', "p"), encoding="utf-8")
         assert run_cli("run", suite, "--out", "run", "--no-cache") == 0
         out = capsys.readouterr()
         _no_raw_controls(out.out + out.err)
-        assert "\\x1b[2J" in out.out  # the variant name, shown escaped
         assert run_cli("report", "run", "--format", "md") == 0
         out = capsys.readouterr()
         _no_raw_controls(out.out + out.err)
@@ -267,5 +272,5 @@ def test_hostile_output_and_names_are_printed_escaped(tmp_path: Path, capsys: py
         args = [command, "suite.yaml"] + (["--out", "run2"] if command == "run" else [])
         assert run_cli(*args) == 2
         err = capsys.readouterr().err
-        assert "duplicate case id" in err and "\\x1b]0;pwn\\x07" in err
+        assert "contains a control character" in err and "\\x1b]0;pwn\\x07" in err
         _no_raw_controls(err)

@@ -335,6 +335,9 @@ def test_every_fault_kind_is_tested() -> None:
         "no-choices",
         "html",
     }
+    # Hostile bodies (oversized, gzip bomb, endless, nested too deeply): tests/test_bounded_responses.py
+    tested |= {"huge-body", "gzip-bomb", "endless-body", "deep-json", "deep-json-400", "deep-json-429",
+               "deep-json-500"}
     assert tested == FAULT_KINDS
 
 

@@ -67,17 +67,22 @@ class _LineProgress:
 @click.option("--shard", help="Run slice K of N (e.g. 2/4) of the items, for CI matrices.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
+@click.option("--max-response-bytes", type=click.IntRange(1024), envvar="EVALKIT_MAX_RESPONSE_BYTES",
+              help="Largest reply body read, decompressed (default 8 MiB; env EVALKIT_MAX_RESPONSE_BYTES).")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
             prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
-            allow_outside_paths: bool) -> int:
+            allow_outside_paths: bool, max_response_bytes: int | None) -> int:
     """Run SUITE against a model and write results, summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
     from evalkit.suite import load_suite
 
     loaded = load_suite(suite, allow_outside_paths=allow_outside_paths)
+    if max_response_bytes is not None:  # the person running evalkit may raise the cap; a suite may not
+        model_spec = loaded.spec.model.model_copy(update={"max_response_bytes": max_response_bytes})
+        loaded.spec = loaded.spec.model_copy(update={"model": model_spec})
     if provider == "local" and model and not model.startswith("local:"):
         model = f"local:{model}"
     elif provider == "local" and not model:

@@ -32,4 +32,5 @@ def make_provider(spec: ModelSpec, *, concurrency: int | None = None) -> Provide
         spec.api_key_env,
         timeout=spec.timeout,
         concurrency=concurrency or spec.concurrency,
+        max_response_bytes=spec.max_response_bytes,
     )

@@ -29,6 +29,7 @@ from evalkit.errors import (
     UsageError,
 )
 from evalkit.providers._base import Completion, Request, Usage
+from evalkit.providers._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, read_body
 from evalkit.providers._retry import parse_rate_limit_reset, parse_retry_after
 from evalkit.redact import Redactor, split_url_credentials
 
@@ -49,7 +50,7 @@ def _error_text(status: int, raw: bytes, clip: Callable[[str, int], str]) -> str
             return clip(str(err["message"]), 300)
         if isinstance(err, str):
             return clip(err, 300)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deeply
         pass
     return clip(raw[:8192].decode("utf-8", "replace").replace("\n", " "), 200)
 
@@ -71,6 +72,7 @@ class OpenAIProvider:
         *,
         timeout: float = 60.0,
         concurrency: int = 8,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         clean_url, user, password = split_url_credentials(base_url)
         if not base_url.startswith(("http://", "https://")):
@@ -78,7 +80,9 @@ class OpenAIProvider:
         self.model = model
         self.base_url = clean_url.rstrip("/")
         self.api_key_env = api_key_env
-        self._headers = {"Content-Type": "application/json", "User-Agent": "evalkit"}
+        self._headers = {"Content-Type": "application/json", "User-Agent": "evalkit",
+                         "Accept-Encoding": ACCEPT_ENCODING}
+        self._max_response_bytes = max_response_bytes
         key = os.environ.get(api_key_env)
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
@@ -94,8 +98,10 @@ class OpenAIProvider:
         # Created lazily: a session belongs to the event loop that runs the requests.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._concurrency, limit_per_host=self._concurrency)
+            # auto_decompress=False: read_body decodes gzip/deflate itself, with a bounded output.
             self._session = aiohttp.ClientSession(
-                headers=self._headers, timeout=self._timeout, connector=connector, raise_for_status=False
+                headers=self._headers, timeout=self._timeout, connector=connector, raise_for_status=False,
+                auto_decompress=False,
             )
         return self._session
 
@@ -116,7 +122,7 @@ class OpenAIProvider:
         start = perf_counter()
         try:
             async with self._client().post(self._url, json=body) as response:
-                raw = await response.read()
+                raw = await read_body(response, self._max_response_bytes)
                 status = response.status
                 headers = response.headers
         except TimeoutError:
@@ -157,6 +163,8 @@ class OpenAIProvider:
         except (ValueError, UnicodeDecodeError):
             ctype = headers.get("content-type", "?")
             raise BadResponse(f"response is not JSON (content-type {ctype})", status) from None
+        except RecursionError:
+            raise BadResponse("response JSON is nested too deeply", status) from None
         try:
             choice = body["choices"][0]
             content = choice["message"].get("content")

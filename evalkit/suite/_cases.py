@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import Location, SuiteError
+from evalkit.suite._limits import MAX_LINE_BYTES, control_character
 from evalkit.suite._schema import DatasetCases, FileCases
+
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,18 @@ def _make_case(row: dict[str, Any], where: Location) -> Case:
     if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
         raise SuiteError(f"case id must be a string or an integer (got {type(raw_id).__name__})",
                          Location(where.file, where.line, where.column, "id"))
+    check_case_id(str(raw_id), Location(where.file, where.line, where.column, "id"))
     return Case(str(raw_id), row, where)
+
+
+def check_case_id(case_id: str, where: Location) -> None:
+    """Refuse control characters in a case id: "\\x1f" joins the parts of an item id, so a crafted case id
+    and variant name could make two items share one id (ids are not computed differently: old runs
+    must keep lining up)."""
+    bad = control_character(case_id)
+    if bad:
+        raise SuiteError(f"case id {case_id!r} contains a control character ({bad}); use printable characters",
+                         where)
 
 
 def _nest_dotted(row: dict[str, Any]) -> dict[str, Any]:
@@ -89,15 +103,38 @@ def not_utf8(raw: bytes, start: int, display: str) -> tuple[str, Location]:
     return f"not UTF-8 text (byte 0x{raw[start]:02x}); save the file as UTF-8", Location(display, line, column)
 
 
+def _raw_lines(path: Path, display: str) -> Iterator[bytes]:
+    """The file's lines as bytes, none longer than ``MAX_LINE_BYTES`` (read no further than that), without
+    a leading UTF-8 byte order mark (Excel writes one: it must not become part of the first column's name)."""
+    with path.open("rb") as handle:
+        number = 0
+        while raw := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise SuiteError(f"line is longer than {MAX_LINE_BYTES:,} bytes (the limit for one case)",
+                                 Location(display, number))
+            yield raw
+
+
+def count_cases(path: Path, display: str) -> int:
+    """How many cases a JSONL file holds (its non-blank lines), without parsing them."""
+    return sum(1 for raw in _raw_lines(path, display) if raw.strip())
+
+
+def file_format(spec: FileCases, path: Path) -> str:
+    return spec.format or ("csv" if path.suffix.lower() in {".csv", ".tsv"} else "jsonl")
+
+
 def _decoded_lines(path: Path, display: str) -> Iterator[str]:
     """The file's lines as text, a decoding problem located by line and column."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                message, where = not_utf8(raw, exc.start, display)
-                raise SuiteError(message, Location(display, number, where.column)) from None
+    for number, raw in enumerate(_raw_lines(path, display), start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            message, where = not_utf8(raw, exc.start, display)
+            raise SuiteError(message, Location(display, number, where.column)) from None
 
 
 def _csv_cases(spec: FileCases, lines: Iterator[str], display: str, tsv: bool) -> Iterator[Case]:
@@ -198,7 +235,7 @@ def _check_text(row: dict[str, Any], where: Location, path: tuple[str | int, ...
 def iter_file_cases(spec: FileCases, path: Path, display: str, where: Location | None = None) -> Iterator[Case]:
     """Cases from a JSONL or CSV file, streamed. ``where`` locates ``cases.file`` in the suite (for a
     missing or empty file); problems inside the file are located by its own line numbers."""
-    fmt = spec.format or ("csv" if path.suffix.lower() in {".csv", ".tsv"} else "jsonl")
+    fmt = file_format(spec, path)
     suite_where = where or Location(display)
     if not path.is_file():
         raise SuiteError(f"data file not found: {display}", suite_where)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,8 +14,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import Location, SuiteError, SuiteErrors
-from evalkit.suite import _schema
-from evalkit.suite._cases import Case, iter_dataset_cases, iter_file_cases, not_utf8, resolve_data_path
+from evalkit.suite import _limits, _schema
+from evalkit.suite._cases import (
+    Case,
+    check_case_id,
+    count_cases,
+    file_format,
+    iter_dataset_cases,
+    iter_file_cases,
+    not_utf8,
+    resolve_data_path,
+)
 from evalkit.suite._schema import DatasetCases, FileCases, Suite
 from evalkit.suite._yaml import PositionedYaml, format_path, load_positioned
 
@@ -50,25 +60,44 @@ class LoadedSuite:
         return self.positioned.locate(path, format_path(path))
 
     def iter_cases(self) -> Iterator[Case]:
-        """Cases in file order, streamed from disk for file and dataset sources."""
+        """Cases in file order, streamed from disk for file and dataset sources; a plan of more than
+        ``MAX_ITEMS`` items is refused (before reading for inline lists and JSONL files)."""
         if self._cases is not None:
             yield from self._cases
             return
-        cases = self.spec.cases
+        spec = self.spec
+        per_case = len(spec.languages) * len(spec.prompts) * spec.repeats
+        shape = f"{len(spec.languages)} languages x {len(spec.prompts)} prompt variants x {spec.repeats} repeats"
+        cases = spec.cases
         suite_dir = self.path.parent
+        source: Iterator[Case]
         if isinstance(cases, list):
-            for index, row in enumerate(cases):
-                where = self.locate("cases", index)
-                if not isinstance(row, dict):
-                    raise SuiteError("each inline case must be a mapping", where)
-                raw_id = row.get("id")
-                yield Case(str(raw_id) if raw_id not in (None, "") else f"case-{index + 1}", row, where)
+            _limits.check_items(len(cases), per_case, self.locate("cases"), shape)
+            source = self._inline_cases(cases)
         elif isinstance(cases, FileCases):
             where = self.locate("cases", "file")
             path = resolve_data_path(suite_dir, cases.file, where, self.allow_outside_paths)
-            yield from iter_file_cases(cases, path, _display_path(path), where)
+            display = _display_path(path)
+            if file_format(cases, path) == "jsonl" and path.is_file():
+                total = count_cases(path, display)
+                _limits.check_items(min(total, cases.limit or total), per_case, where, shape)
+            source = iter_file_cases(cases, path, display, where)
         elif isinstance(cases, DatasetCases):
-            yield from iter_dataset_cases(cases, suite_dir, self.locate("cases", "dataset"), self.allow_outside_paths)
+            source = iter_dataset_cases(cases, suite_dir, self.locate("cases", "dataset"), self.allow_outside_paths)
+        for count, case in enumerate(source, start=1):
+            _limits.check_items(count, per_case, case.where, shape)  # CSV and datasets: counted as they stream
+            yield case
+
+    def _inline_cases(self, cases: list[dict[str, Any]]) -> Iterator[Case]:
+        for index, row in enumerate(cases):
+            where = self.locate("cases", index)
+            if not isinstance(row, dict):
+                raise SuiteError("each inline case must be a mapping", where)
+            raw_id = row.get("id")
+            case_id = str(raw_id) if raw_id not in (None, "") else f"case-{index + 1}"
+            at = self.locate("cases", index, "id")
+            check_case_id(case_id, Location(at.file, at.line, at.column, "id"))
+            yield Case(case_id, row, where)
 
 
 def _display_path(path: Path) -> str:
@@ -146,12 +175,21 @@ def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Loaded
     """Parse and schema-check a suite. Raises ``SuiteError`` (or ``SuiteErrors``) with locations."""
     path = Path(path)
     display = _display_path(path)
+    cap = _limits.limit("MAX_SUITE_BYTES")
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(cap + 1)  # never more: the file may be huge, or a device that never ends
+            size = max(len(raw), os.fstat(handle.fileno()).st_size)
     except FileNotFoundError:
         raise SuiteError("suite file not found", Location(display)) from None
     except IsADirectoryError:
         raise SuiteError("is a directory, not a suite file", Location(display)) from None
+    if len(raw) > cap:
+        raise SuiteError(
+            f"the suite file is {size:,} bytes, more than the limit of {cap:,} bytes; put cases in a JSONL or "
+            f"CSV file (cases: {{file: ...}}), or raise the limit with {_limits.env_name('MAX_SUITE_BYTES')}",
+            Location(display, 1),
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -165,4 +203,29 @@ def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Loaded
     except ValidationError as exc:
         errors = _schema_errors(exc, positioned)
         raise (errors[0] if len(errors) == 1 else SuiteErrors(errors)) from None
+    _check_names(spec, positioned)
     return LoadedSuite(spec, path, text, positioned, allow_outside_paths)
+
+
+def _check_names(spec: Suite, positioned: PositionedYaml) -> None:
+    """Languages listed once (``de`` and ``DE`` are one language), no control characters in language
+    codes or prompt variant names (they are parts of item ids, joined with "\\x1f")."""
+    first: dict[str, int] = {}
+    for index, code in enumerate(spec.languages):
+        where = positioned.locate(("languages", index), "languages")
+        bad = _limits.control_character(code)
+        if bad:
+            raise SuiteError(f"language code {code!r} contains a control character ({bad})", where)
+        key = code.replace("_", "-").casefold()
+        if key in first:
+            other = first[key]
+            line = positioned.locate(("languages", other)).line
+            same = spec.languages[other]
+            as_ = f" (as {same!r} on line {line})" if same != code else ""
+            raise SuiteError(f"language {code!r} listed twice{as_}", where)
+        first[key] = index
+    for name in spec.prompts:
+        bad = _limits.control_character(name)
+        if bad:
+            raise SuiteError(f"prompt variant name {name!r} contains a control character ({bad})",
+                             positioned.locate(("prompts", name), format_path(("prompts", name))))

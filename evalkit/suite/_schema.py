@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
 DEFAULT_MODEL = "meta-llama/Llama-3.2-3B-Instruct-Turbo"
 DEFAULT_API_KEY_ENV = "AIMLAPI_API_KEY"
+# Also in evalkit.providers._body (not imported from there: the suite schema does not import providers).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
 class _Strict(BaseModel):
@@ -47,6 +49,18 @@ class ModelSpec(_Strict):
     concurrency: int = Field(default=8, ge=1, le=1024)
     max_attempts: int = Field(default=6, ge=1, le=50)
     max_error_rate: float = Field(default=0.5, gt=0, le=1)
+    # A suite may lower the cap on a reply's size, not raise it (the CLI option and the environment may).
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+
+    @field_validator("max_response_bytes")
+    @classmethod
+    def _cap_not_raised(cls, v: int) -> int:
+        if v > DEFAULT_MAX_RESPONSE_BYTES:
+            raise ValueError(
+                f"a suite may lower max_response_bytes, not raise it above {DEFAULT_MAX_RESPONSE_BYTES:,}; "
+                "the person running evalkit can, with --max-response-bytes or EVALKIT_MAX_RESPONSE_BYTES"
+            )
+        return v
 
     @property
     def resolved_provider(self) -> Literal["openai", "local"]:
@@ -132,14 +146,3 @@ class Suite(_Strict):
             else:
                 out.append(entry)
         return out
-
-    @field_validator("languages")
-    @classmethod
-    def _unique_languages(cls, v: list[str]) -> list[str]:
-        # A field validator, so the error is located at ``languages`` rather than the whole file.
-        seen: set[str] = set()
-        for code in v:
-            if code in seen:
-                raise ValueError(f"language {code!r} listed twice")
-            seen.add(code)
-        return v

@@ -44,13 +44,24 @@ OTHER_KINDS: frozenset[str] = frozenset(
         "null-content",  # 200, message.content == null
         "html",  # 200, text/html error page
         "length",  # 200, finish_reason == "length"
+        "huge-body",  # 200, a valid answer of ``size`` bytes (default 32 MiB)
+        "gzip-bomb",  # 200, gzip-encoded: ``size`` bytes (default 1 GiB) of whitespace, then a valid answer
+        "endless-body",  # 200, chunked, whitespace that never ends (until the client hangs up)
     }
 )
 
-#: Every valid ``Fault.kind``.
-FAULT_KINDS: frozenset[str] = frozenset(ERROR_KINDS) | OTHER_KINDS
+#: Kinds answered with JSON nested ``size`` levels deep (default 100,000), and the status they use.
+DEEP_JSON_KINDS: Mapping[str, int] = {
+    "deep-json": 200,
+    "deep-json-400": 400,
+    "deep-json-429": 429,
+    "deep-json-500": 500,
+}
 
-_FIELDS = ("kind", "match", "attempts", "times", "retry_after", "delay")
+#: Every valid ``Fault.kind``.
+FAULT_KINDS: frozenset[str] = frozenset(ERROR_KINDS) | OTHER_KINDS | frozenset(DEEP_JSON_KINDS)
+
+_FIELDS = ("kind", "match", "attempts", "times", "retry_after", "delay", "size")
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class Fault:
             (default 1), also used for ``x-ratelimit-reset-requests``. ``429-bare`` never sends
             ``Retry-After``; the other error kinds (``503``, ``500``, ...) send it only when this is set.
         delay: seconds the ``slow`` kind waits before answering.
+        size: bytes of a ``huge-body`` answer or of what a ``gzip-bomb`` expands to; nesting depth of
+            ``deep-json*`` (``None``: the defaults in :mod:`evalkit.testing._hostile`).
     """
 
     kind: str
@@ -76,6 +89,7 @@ class Fault:
     times: int | None = None
     retry_after: float | None = None
     delay: float = 2.0
+    size: int | None = None
     pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -92,6 +106,8 @@ class Fault:
             raise ValueError(f"fault retry_after must be >= 0, got {self.retry_after!r}")
         if self.delay < 0:
             raise ValueError(f"fault delay must be >= 0, got {self.delay!r}")
+        if self.size is not None and (not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1):
+            raise ValueError(f"fault size must be a positive integer, got {self.size!r}")
         if self.match is not None:
             try:
                 object.__setattr__(self, "pattern", re.compile(self.match))
@@ -101,7 +117,7 @@ class Fault:
     @property
     def status(self) -> int | None:
         """The HTTP status this fault answers with, or ``None`` for transport/body faults."""
-        return ERROR_KINDS.get(self.kind)
+        return ERROR_KINDS.get(self.kind, DEEP_JSON_KINDS.get(self.kind))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
@@ -132,6 +148,7 @@ class Fault:
             "times": self.times,
             "retry_after": self.retry_after,
             "delay": self.delay,
+            "size": self.size,
         }
 
 

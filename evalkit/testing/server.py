@@ -48,7 +48,8 @@ from typing import Any
 
 from aiohttp import web
 
-from evalkit.testing._faults import ERROR_KINDS, Fault, load_faults, parse_faults
+from evalkit.testing import _hostile
+from evalkit.testing._faults import DEEP_JSON_KINDS, ERROR_KINDS, Fault, load_faults, parse_faults
 from evalkit.testing._responders import Reply, Responder, echo, last_user_message, load_rules, message_text
 
 __all__ = ["DEFAULT_MODEL", "FakeOpenAIServer", "RecordedRequest", "main"]
@@ -573,6 +574,10 @@ class FakeOpenAIServer:
             await asyncio.sleep(delay)
 
         kind = fault.kind if fault is not None else None
+        if fault is not None and fault.kind in DEEP_JSON_KINDS:
+            status = DEEP_JSON_KINDS[fault.kind]
+            self._record(request, arrived, auth, body, attempt, kind, status)
+            return self._deep_json(fault, status)
         if fault is not None and fault.kind in ERROR_KINDS:
             status = ERROR_KINDS[fault.kind]
             self._record(request, arrived, auth, body, attempt, kind, status)
@@ -586,11 +591,17 @@ class FakeOpenAIServer:
             self._record(request, arrived, auth, body, attempt, kind, 200)
             return web.Response(text=_HTML_PAGE, content_type="text/html", headers={"x-evalkit-fault": "html"})
 
+        if kind == "endless-body":
+            self._record(request, arrived, auth, body, attempt, kind, 200)
+            return await self._endless(request)
         payload = self._completion(body, kind)
         if payload is None:
             self._record(request, arrived, auth, body, attempt, kind, 500)
             return _json_response(_error_payload(500, "The test server's responder failed."), 500)
         data = json.dumps(payload, ensure_ascii=False).encode()
+        if fault is not None and kind in ("huge-body", "gzip-bomb"):
+            self._record(request, arrived, auth, body, attempt, kind, 200)
+            return self._oversized(fault, payload, data)
         if kind is None:
             self._record(request, arrived, auth, body, attempt, None, 200)
             return web.Response(body=data, content_type="application/json")
@@ -650,6 +661,33 @@ class FakeOpenAIServer:
         if fault.retry_after is not None:
             headers["Retry-After"] = _format_seconds(fault.retry_after)
         return _json_response(_error_payload(status, f"Injected fault {fault.kind}."), status, headers)
+
+    def _deep_json(self, fault: Fault, status: int) -> web.Response:
+        headers = {"x-evalkit-fault": fault.kind}
+        if fault.retry_after is not None or status == 429:
+            headers["Retry-After"] = _format_seconds(fault.retry_after if fault.retry_after is not None else 1.0)
+        data = _hostile.deep_json(fault.size or _hostile.DEEP_JSON_DEPTH)
+        return web.Response(body=data, status=status, content_type="application/json", headers=headers)
+
+    def _oversized(self, fault: Fault, payload: dict[str, Any], data: bytes) -> web.Response:
+        headers = {"x-evalkit-fault": fault.kind}
+        if fault.kind == "huge-body":
+            data = _hostile.huge_completion(payload, fault.size or _hostile.HUGE_BODY_SIZE)
+        else:
+            data = _hostile.gzip_bomb(data, fault.size or _hostile.GZIP_BOMB_SIZE)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=data, content_type="application/json", headers=headers)
+
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={"x-evalkit-fault": "endless-body"})
+        response.content_type = "application/json"
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        # Until the client hangs up (the write fails) or the server stops (this task is cancelled).
+        with contextlib.suppress(ConnectionError):
+            while request.transport is not None and not request.transport.is_closing():
+                await response.write(_hostile.ENDLESS_CHUNK)
+        return response
 
     def _completion(self, body: dict[str, Any], kind: str | None) -> dict[str, Any] | None:
         """The chat.completion payload for ``body`` (``None`` when the responder fails)."""
