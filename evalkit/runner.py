@@ -282,14 +282,14 @@ class Run:
         attempt = 0
         while True:
             attempt += 1
-            await limiter.acquire()
+            await limiter.acquire(attempt)
             if self.stop.is_set():  # stopped while waiting for a slot: send nothing new
                 await limiter.release()
                 raise _Unfinished
             try:
                 completion = await provider.complete(request)
             except ProviderError as exc:
-                await limiter.release(rate_limited=exc.kind == "rate_limited")
+                await limiter.release(exc)
                 if isinstance(exc, AuthError):
                     raise
                 delay = self.policy.delay(exc, attempt)
