@@ -26,7 +26,7 @@ from evalkit import __version__
 from evalkit.cache import ResponseCache, default_cache_path, response_keys, score_key, score_keys
 from evalkit.errors import AuthError, ProviderError, SuiteError, TooManyErrors, UsageError
 from evalkit.items import Item, Planner, Selection
-from evalkit.providers import AdaptiveLimiter, Completion, Provider, Request, RetryPolicy, make_provider
+from evalkit.providers import AdaptiveLimiter, Completion, Provider, Request, RetryPolicy, WaitWatch, make_provider
 from evalkit.results import (
     MANIFEST,
     RESULTS,
@@ -92,6 +92,7 @@ class RunOptions:
     write_report: bool = True
     argv: list[str] = field(default_factory=list)
     progress: Callable[[int, int, Counter[str]], None] | None = None
+    on_wait: Callable[[str], None] | None = None  # one line per stall: what the run waits for
 
 
 @dataclass
@@ -470,6 +471,7 @@ class Run:
         items = self._serve(self._pending(done, kept), cache, writer)
         interrupted = False
         self.item_scorer = ItemScorer(self.scorer_defs, default_workers(self.counts["todo"], self.scorer_defs))
+        watcher = asyncio.create_task(WaitWatch(limiter, self.policy, self.model.timeout, self.options.on_wait).watch())
         try:
             workers = [
                 asyncio.create_task(self._worker(items, provider, limiter, cache, writer)) for _ in range(cap)
@@ -487,6 +489,7 @@ class Run:
                     self.abort = r
             interrupted = self.stop.is_set() and self.abort is None
         finally:
+            watcher.cancel()
             self.item_scorer.close()
             writer.close()
             if cache:

@@ -42,6 +42,10 @@ class _LineProgress:
         else:
             click.echo(line, err=True)
 
+    def wait(self, line: str) -> None:
+        """A stall: what the run is waiting for, on a line of its own."""
+        click.echo(("\r" + line.ljust(70)) if self.tty else line, err=True)
+
 
 @click.command("run")
 @click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
@@ -81,6 +85,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         model = "local:smollm2"
     elif provider == "openai" and model and model.startswith("local:"):
         raise UsageError("--provider openai cannot serve a local: model")
+    progress = _LineProgress()
     options = RunOptions(
         out_dir=out_dir,
         selection=Selection(
@@ -101,7 +106,8 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         timeout=timeout,
         write_report=not no_report,
         argv=["evalkit", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else [],
-        progress=_LineProgress(),
+        progress=progress,
+        on_wait=progress.wait,
     )
     try:
         outcome = run(loaded, options)
