@@ -69,7 +69,6 @@ class RetryPolicy:
 
 
 MAX_REFUSAL_HOLD = 5.0  # seconds
-MIN_SAMPLES = 8  # completions kept at least, whatever their age
 
 
 @dataclass(frozen=True)
@@ -84,18 +83,19 @@ class Sent:
 class AdaptiveLimiter:
     """A concurrency limit that backs off on 429s once per window and recovers per round trip (AIMD).
 
-    * **Back off once per window.** A 429 lowers the limit to the concurrency the server sustained over
-      the last second (completions per second × round trip, Little's law), unless the request was sent
-      before the previous decrease (it reports on a rate already given up: a burst of 429s from one
-      overload is one signal, not fifty) or the ``Retry-After`` window of the previous decrease is still
-      running (the server said when to look again). The limit then holds until that window ends. In the
-      first half second, with too few completions to measure, a 429 halves the limit instead, at most
-      once per round trip (the sending-order rule alone), as TCP's slow start ends.
-    * **Recover per round trip.** After the window, each ``limit`` answers that are not 429s (about one
-      round trip with every slot busy) raise the limit by one, up to ``maximum``: additive increase in
-      time, whatever the request rate, as TCP's congestion avoidance does.
+    * **Back off once per window.** A 429 lowers the limit to the number of requests the server kept in
+      flight over the last ``horizon`` (1 s): the time requests held their slots over that time, Little's
+      law; one slot less at least. Not when the request was sent before the previous decrease (it
+      reports on a rate already given up: a burst of 429s from one overload is one signal, not fifty),
+      nor while the ``Retry-After`` window of the previous decrease runs (the server said when to look
+      again). In the first half ``horizon`` of a run there is nothing to measure: a 429 halves the limit.
+    * **Hold, then recover per round trip.** The new limit holds until the window ends; then every
+      ``limit`` answers that are not 429s (a round trip with every slot busy) raise it by one, up to
+      ``maximum``: additive increase in time, whatever the request rate, as TCP's congestion avoidance.
+    * **A refused request keeps its slot for a round trip** (:meth:`refusal_hold`), so one slot above
+      the server's rate cannot turn into a stream of instant 429s.
 
-    Against a server that allows R requests per second this settles at about R × round trip requests in
+    Against a server that allows R requests per second this settles near R × round trip requests in
     flight and probes one above it once per window. The clock is injected so the policy is testable
     without waiting: :meth:`sent` and :meth:`answered` are the synchronous bookkeeping, :meth:`acquire`
     and :meth:`release` the async interface of the runner (they find the request by its task).
@@ -110,7 +110,7 @@ class AdaptiveLimiter:
         self.maximum = maximum
         self.minimum = minimum
         self.limit = maximum
-        self.backoff = backoff  # the decrease before there are answers to measure the server by
+        self.backoff = backoff  # the decrease at the start of a run, with nothing measured yet
         self.horizon = horizon  # seconds of answers that measure what the server sustains
         self.clock = clock
         self.in_flight = 0
@@ -178,7 +178,11 @@ class AdaptiveLimiter:
         if ticket is None:
             return
         self._recent.append((now, now - ticket.at))
-        if len(self._recent) > 4 * MIN_SAMPLES and self._recent[0][0] < now - self.horizon:
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        """Drop the answers older than ``horizon``."""
+        while self._recent and self._recent[0][0] < now - self.horizon:
             self._recent.popleft()
 
     def _back_off(self, ticket: Sent | None, retry_after: float | None, now: float) -> None:
@@ -204,9 +208,8 @@ class AdaptiveLimiter:
         """Requests the server kept in flight over the last ``horizon`` seconds, on average: the time
         requests held their slots in that span, over the span (refused requests hold theirs for a moment
         only); ``None`` at the start of a run."""
+        self._forget(now)
         recent = self._recent
-        while recent and recent[0][0] < now - self.horizon:
-            recent.popleft()
         if self._starting(now) or self._started is None:
             return None
         since = max(self._started, now - self.horizon)
