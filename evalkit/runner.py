@@ -89,6 +89,7 @@ class RunOptions:
     max_error_rate: float | None = None
     max_attempts: int | None = None
     timeout: float | None = None
+    max_retry_wait: float | None = None  # cap on a server's Retry-After (default RetryPolicy's 120 s)
     write_report: bool = True
     argv: list[str] = field(default_factory=list)
     progress: Callable[[int, int, Counter[str]], None] | None = None
@@ -166,7 +167,8 @@ class Run:
         self.params = self.model.params.as_body()
         # What the manifest and the cache key call the endpoint ("local" for the embedded model).
         self.endpoint = self.model.base_url if self.model.resolved_provider == "openai" else "local"
-        self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
+        self.policy = RetryPolicy(max_attempts=self.model.max_attempts, max_retry_after=options.max_retry_wait
+                                  if options.max_retry_wait is not None else RetryPolicy.max_retry_after)
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
         self.abort: BaseException | None = None

@@ -3,7 +3,6 @@ that bounds the wait: the per-request timeout × attempts, or the cap on ``Retry
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from helpers import run_cli, translator, write_suite
 
 from evalkit.errors import RateLimited
-from evalkit.items import Selection
 from evalkit.providers import AdaptiveLimiter, RetryPolicy, WaitWatch
 from evalkit.runner import Run, RunOptions
 from evalkit.suite import load_suite
@@ -64,7 +62,8 @@ def test_a_retry_after_beyond_the_cap_is_said_once() -> None:
         assert RetryPolicy().delay(RateLimited("x", 429, 3600.0), 1) == 120.0
         clock.now += 0.1
         watch.check()
-    assert watch.lines == ["rate limited: the server asks 3600 s, waiting 120 s (the cap on Retry-After)"]
+    assert watch.lines == ["rate limited: the server asks 3600 s, waiting 120 s (the cap on Retry-After, "
+                           "--max-retry-wait)"]
 
 
 def test_a_long_retry_after_under_the_cap_is_said_and_a_short_one_is_not() -> None:
@@ -88,15 +87,18 @@ def test_a_server_that_never_answers_gets_one_line(tmp_path: Path, server: FakeO
                         r"an item gives up after at most 2\.5 s\)", waits[0]), waits
 
 
-def test_a_capped_retry_after_is_said_during_the_run(tmp_path: Path) -> None:
-    lines: list[str] = []
+def test_a_capped_retry_after_is_said_during_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(translator, faults=[Fault("429", attempts={1}, retry_after=3600)]) as srv:
-        suite = load_suite(write_suite(tmp_path, srv.base_url))
-        options = RunOptions(out_dir=tmp_path / "run", selection=Selection(languages=["de"], prompts=["plain"]),
-                             use_cache=False, write_report=False, timeout=1.0, on_wait=lines.append)
-        the_run = Run(suite, options)
-        the_run.policy = RetryPolicy(max_attempts=3, max_retry_after=0.5)  # waits 0.5 s, not 3600 s
-        outcome = asyncio.run(the_run.execute())
+        suite = write_suite(tmp_path, srv.base_url)
+        code = run_cli("run", suite, "--out", tmp_path / "run", *ONE, "--no-report", "--no-cache",
+                       "--timeout", "1", "--max-retry-wait", "0.5")  # waits 0.5 s, not 3600 s (nor 120 s)
         refused = sum(r.status == 429 for r in srv.chat_requests)
-    assert outcome.manifest.counts.failed == 0 and refused == 3
-    assert lines == ["rate limited: the server asks 3600 s, waiting 0.5 s (the cap on Retry-After)"]
+    assert code == 0 and refused == 3
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("rate limited:")]
+    assert lines == ["rate limited: the server asks 3600 s, waiting 0.5 s (the cap on Retry-After, --max-retry-wait)"]
+
+
+def test_the_retry_after_cap_reaches_the_policy(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    suite = load_suite(write_suite(tmp_path, server.base_url))
+    assert Run(suite, RunOptions(out_dir=tmp_path / "a")).policy.max_retry_after == 120.0
+    assert Run(suite, RunOptions(out_dir=tmp_path / "b", max_retry_wait=5.0)).policy.max_retry_after == 5.0

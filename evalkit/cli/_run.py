@@ -58,6 +58,8 @@ class _LineProgress:
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at most.")
 @click.option("--timeout", type=click.FloatRange(0.001, 3600), help="Seconds per request.")
 @click.option("--max-attempts", type=click.IntRange(1, 50), help="Attempts per item, retries included.")
+@click.option("--max-retry-wait", type=click.FloatRange(0, 86400),
+              help="Seconds to wait at most when a server asks for longer (Retry-After); default 120.")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), help="Stop (exit 3) when more items fail.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), help="Cache file.")
@@ -70,9 +72,9 @@ class _LineProgress:
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
-            max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
-            prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
-            allow_outside_paths: bool) -> int:
+            max_retry_wait: float | None, max_error_rate: float | None, no_cache: bool, cache_path: Path | None,
+            languages: str | None, prompts: str | None, limit: int | None, repeat: int | None, shard: str | None,
+            no_report: bool, allow_outside_paths: bool) -> int:
     """Run SUITE against a model and write results, summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
@@ -104,6 +106,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         max_error_rate=max_error_rate,
         max_attempts=max_attempts,
         timeout=timeout,
+        max_retry_wait=max_retry_wait,
         write_report=not no_report,
         argv=["evalkit", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else [],
         progress=progress,

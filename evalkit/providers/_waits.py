@@ -5,7 +5,7 @@ in flight, since when, at which attempt; what the latest 429 asked for) and, onc
 the wait with the cap that bounds it::
 
     waiting: 12 requests without an answer for 30 s (timeout 60 s, attempt 2/6; an item gives up after at most 376 s)
-    rate limited: the server asks 3600 s, waiting 120 s (the cap on Retry-After)
+    rate limited: the server asks 3600 s, waiting 120 s (the cap on Retry-After, --max-retry-wait)
 
 The next completion ends the stall. The clock is injected: :meth:`WaitWatch.check` is a pure step.
 """
@@ -80,7 +80,7 @@ class WaitWatch:
         if asked < self.quiet and asked <= cap:
             return None
         if asked > cap:
-            waiting = f"waiting {_seconds(cap)} s (the cap on Retry-After)"
+            waiting = f"waiting {_seconds(cap)} s (the cap on Retry-After, --max-retry-wait)"
         else:
             waiting = f"waiting that long (cap {_seconds(cap)} s)"
         return f"rate limited: the server asks {_seconds(asked)} s, {waiting}"
