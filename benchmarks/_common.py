@@ -35,18 +35,23 @@ def server_process(latency: float = 0.0, extra: list[str] | None = None) -> Iter
 
 
 def write_suite(directory: Path, n_cases: int, base_url: str, *, concurrency: int,
-                scorers: str = "[bleu, {chrf: {plus: true}}, ter, exact_match]") -> Path:
+                scorers: str = "[bleu, {chrf: {plus: true}}, ter, exact_match]", max_attempts: int = 2,
+                numbered: bool = False) -> Path:
+    """A generated suite; ``numbered`` starts each source with ``item00042`` (every request differs, and
+    faults can pick items by number)."""
     directory.mkdir(parents=True, exist_ok=True)
     words = "the quick brown fox jumps over a lazy dog while seven tired cats watch".split()
     with (directory / "cases.jsonl").open("w", encoding="utf-8") as fh:
         for i in range(n_cases):
             sentence = " ".join(words[(i + k) % len(words)] for k in range(8 + i % 5))
+            if numbered:
+                sentence = f"item{i:05d} {sentence}"
             fh.write(json.dumps({"id": f"c{i}", "source": sentence, "reference": sentence.upper()}) + "\n")
     suite = directory / "suite.yaml"
     suite.write_text(
         f"""name: bench
 model: {{name: bench-model, base_url: "{base_url}", params: {{temperature: 0, max_tokens: 32}},
-        concurrency: {concurrency}, max_attempts: 2}}
+        concurrency: {concurrency}, max_attempts: {max_attempts}}}
 languages: [de]
 prompts:
   p: {{user: "{{{{ source }}}}"}}

@@ -70,6 +70,50 @@ def bench_throughput(tmp: Path, repeats: int, n: int = 2000, latency: float = 0.
                   f"{bare[2]:.2f} + {bare[3]:.2f} s)")
 
 
+def _server_stats(url: str) -> dict[str, Any]:
+    import urllib.request
+
+    root = url.rsplit("/v1", 1)[0]
+    with urllib.request.urlopen(f"{root}/_evalkit/stats", timeout=10) as response:
+        stats: dict[str, Any] = json.loads(response.read())
+    urllib.request.urlopen(urllib.request.Request(f"{root}/_evalkit/reset", method="POST"), timeout=10).close()
+    return stats
+
+
+#: The rate-limit scenario: the server allows RATE requests/s (a token bucket holding one second's worth,
+#: 429 + Retry-After: 1 beyond it), answers in LATENCY s, and fails the first attempt of 5% of the items
+#: with a 500 and of 3% by dropping the connection.
+RATE, LATENCY = 100.0, 0.2
+RATE_FAULTS = [{"kind": "500", "match": r"^item\d{3}0[0-4] ", "attempts": [1]},
+               {"kind": "drop", "match": r"^item\d{3}5[0-2] ", "attempts": [1]}]
+
+
+def bench_ratelimit(tmp: Path, repeats: int, n: int = 2000, conc: int = 64) -> Figure:
+    """Items per second while the server allows RATE requests per second, against the ideal N/RATE: the
+    request phase by the server's clock (first request to last answer), 429s counted by the server."""
+    ideal = n / RATE
+    faults = tmp / "rate-faults.json"
+    faults.write_text(json.dumps(RATE_FAULTS), encoding="utf-8")
+    with server_process(LATENCY, ["--rate-limit", str(RATE), "--faults", str(faults)]) as url:
+        suite = write_suite(tmp / "rate", n, url, concurrency=conc, max_attempts=6, numbered=True)
+        _server_stats(url)
+
+        def once(i: int) -> tuple[float, int, int]:
+            timed_run(evalkit_cmd("run", suite, "--out", tmp / f"rate-run{i}", "--no-cache", "--no-report"))
+            stats = _server_stats(url)
+            return stats["last_answer"] - stats["first_arrival"], stats["count"], stats["rate_limited"]
+
+        runs = sorted(once(i) for i in range(repeats))
+        phase, sent, refused = runs[len(runs) // 2]
+    rate = n / phase
+    return Figure(f"rate-limited: 2,000 items, server allows {RATE:g} req/s, mixed 429/500/drop (request phase)",
+                  phase, "s", ideal / 0.8, False,
+                  f"ideal N/R = {ideal:.1f} s, ratio to ideal {phase / ideal:.2f}: {rate:.0f} items/s = "
+                  f"{rate / RATE:.0%} of the allowed rate; {sent} requests, {refused} answered 429 "
+                  f"({sent / max(refused, 1):.0f} requests per 429); {LATENCY * 1000:.0f} ms latency, "
+                  f"--concurrency {conc}; 5% of items get a 500 and 3% a dropped connection first")
+
+
 def bench_overhead(tmp: Path, repeats: int, n: int = 2000) -> list[Figure]:
     figures = []
     with server_process(0.0) as url:
@@ -236,10 +280,33 @@ def render(figures: list[Figure]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def update_table(path: Path, figures: list[Figure]) -> None:
+    """Replace the rows of ``figures`` in an existing table (matched by figure name), or add them; the
+    JSON next to it likewise. The other rows are kept as they were measured."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = render(figures).splitlines()[7:]
+    for fig, row in zip(figures, rows, strict=True):
+        at = [i for i, line in enumerate(lines) if line.startswith(f"| {fig.name} |")]
+        if at:
+            lines[at[0]] = row
+        else:
+            last = max(i for i, line in enumerate(lines) if line.startswith("| "))
+            lines.insert(last + 1, row)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data_path = path.with_suffix(".json")
+    if data_path.exists():
+        data = [d for d in json.loads(data_path.read_text(encoding="utf-8"))
+                if d["name"] not in {f.name for f in figures}]
+        data += [f.__dict__ | {"ratio": f.ratio, "met": f.met} for f in figures]
+        data_path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", help="subset: throughput,overhead,cached,scoring,startup,memory,local")
+    parser.add_argument("--only", help="subset: throughput,overhead,cached,scoring,startup,memory,local,ratelimit")
+    parser.add_argument("--update", action="store_true",
+                        help="with --only: replace (or add) these figures' rows in --out, keep the others")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks" / "latest.md")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
@@ -259,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             "startup": lambda: bench_startup(max(args.repeats, 5)),
             "memory": lambda: [bench_memory(tmp)],
             "local": lambda: [bench_local_model(args.repeats)],
+            "ratelimit": lambda: [bench_ratelimit(tmp, args.repeats)],
         }
         for name, step in steps.items():
             if only and name not in only:
@@ -270,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {fig.name}: {fig.value:.3g} {fig.unit} (ratio {fig.ratio:.2f})", file=sys.stderr)
     table = render(figures)
     print(table)
+    if only and args.update and args.out.exists():
+        update_table(args.out, figures)
     if not only:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table, encoding="utf-8")

@@ -43,6 +43,10 @@ class _LineProgress:
         else:
             click.echo(line, err=True)
 
+    def wait(self, line: str) -> None:
+        """A stall: what the run is waiting for, on a line of its own."""
+        click.echo(("\r" + line.ljust(70)) if self.tty else line, err=True)
+
 
 @click.command("run")
 @click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
@@ -57,6 +61,8 @@ class _LineProgress:
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at most.")
 @click.option("--timeout", type=click.FloatRange(0.001, 3600), help="Seconds per request.")
 @click.option("--max-attempts", type=click.IntRange(1, 50), help="Attempts per item, retries included.")
+@click.option("--max-retry-wait", type=click.FloatRange(0, 86400),
+              help="Seconds to wait at most when a server asks for longer (Retry-After); default 120.")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), help="Stop (exit 3) when more items fail.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), help="Cache file.")
@@ -71,9 +77,9 @@ class _LineProgress:
               help="Largest reply body read, decompressed (default 8 MiB; env EVALKIT_MAX_RESPONSE_BYTES).")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
-            max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
-            prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
-            allow_outside_paths: bool, max_response_bytes: int | None) -> int:
+            max_retry_wait: float | None, max_error_rate: float | None, no_cache: bool, cache_path: Path | None,
+            languages: str | None, prompts: str | None, limit: int | None, repeat: int | None, shard: str | None,
+            no_report: bool, allow_outside_paths: bool, max_response_bytes: int | None) -> int:
     """Run SUITE against a model and write results, summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
@@ -89,6 +95,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         model = "local:smollm2"
     elif provider == "openai" and model and model.startswith("local:"):
         raise UsageError("--provider openai cannot serve a local: model")
+    progress = _LineProgress()
     options = RunOptions(
         out_dir=out_dir,
         selection=Selection(
@@ -107,10 +114,12 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         max_error_rate=max_error_rate,
         max_attempts=max_attempts,
         timeout=timeout,
+        max_retry_wait=max_retry_wait,
         write_report=not no_report,
         # Stored in the manifest and printed to resume: a URL's user name and password are left out.
         argv=["evalkit", "run", *strip_credentials_in_args(sys.argv[2:])] if sys.argv[1:2] == ["run"] else [],
-        progress=_LineProgress(),
+        progress=progress,
+        on_wait=progress.wait,
         notice=lambda message: click.echo(safe_text(message), err=True),
     )
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from evalkit.providers._base import Completion, Provider, Request, Usage
 from evalkit.providers._openai import OpenAIProvider
 from evalkit.providers._retry import AdaptiveLimiter, RetryPolicy, parse_retry_after
+from evalkit.providers._waits import WaitWatch
 from evalkit.suite import ModelSpec
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Request",
     "RetryPolicy",
     "Usage",
+    "WaitWatch",
     "make_provider",
     "parse_retry_after",
 ]

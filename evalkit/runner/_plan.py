@@ -49,6 +49,8 @@ class RunOptions:
     write_report: bool = True
     argv: list[str] = field(default_factory=list)
     progress: Callable[[int, int, Counter[str]], None] | None = None
+    max_retry_wait: float | None = None  # cap on a server's Retry-After (default RetryPolicy's 120 s)
+    on_wait: Callable[[str], None] | None = None  # one line per stall: what the run waits for
     notice: Callable[[str], None] | None = None  # one-line messages (e.g. lines a resume quarantined)
 
 

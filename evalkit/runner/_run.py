@@ -20,7 +20,7 @@ from evalkit.cache import ResponseCache, default_cache_path
 from evalkit.config import apply_run_policy
 from evalkit.errors import AuthError, ProviderError
 from evalkit.items import Item, Planner
-from evalkit.providers import AdaptiveLimiter, Completion, Provider, RetryPolicy, make_provider
+from evalkit.providers import AdaptiveLimiter, Completion, Provider, RetryPolicy, WaitWatch, make_provider
 from evalkit.results import MANIFEST, RESULTS, ResultsWriter, RunManifest, read_manifest, write_json_atomic
 from evalkit.runner._plan import (
     Plan,
@@ -61,7 +61,8 @@ class Run:
         self.scoring = ItemScoring(self.records, self.run_key)
         self._scoring_tasks: set[asyncio.Task[None]] = set()
         self._scoring_slots = asyncio.Semaphore(1024)  # items waiting to be scored, at most
-        self.policy = RetryPolicy(max_attempts=self.model.max_attempts)
+        self.policy = RetryPolicy(max_attempts=self.model.max_attempts, max_retry_after=options.max_retry_wait
+                                  if options.max_retry_wait is not None else RetryPolicy.max_retry_after)
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
         self.abort: BaseException | None = None
@@ -132,6 +133,7 @@ class Run:
 
         queue = serve(pending, cache, self.requests, self.scoring.score_key, write_hit)
         item_scorer = self.scoring.start(self.counts["todo"])
+        watcher = asyncio.create_task(WaitWatch(limiter, self.policy, self.model.timeout, self.options.on_wait).watch())
         try:
             workers = [asyncio.create_task(self._worker(queue, sender, cache, recorder)) for _ in range(cap)]
             # The summary's libraries (numpy, statistics) load while the first answers are awaited.
@@ -146,6 +148,7 @@ class Run:
                     self.abort = r
             return self.stop.is_set() and self.abort is None
         finally:
+            watcher.cancel()
             item_scorer.close()
             writer.close()
             if cache:

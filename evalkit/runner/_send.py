@@ -113,14 +113,14 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
-            await limiter.acquire()
+            await limiter.acquire(attempt)
             if self.stop.is_set():  # stopped while waiting for a slot: send nothing new
                 await limiter.release()
                 raise Unfinished
             try:
                 completion = await self.provider.complete(request)
             except ProviderError as exc:
-                await limiter.release(rate_limited=exc.kind == "rate_limited")
+                await limiter.release(exc)
                 if isinstance(exc, AuthError):
                     raise
                 delay = self.policy.delay(exc, attempt)

@@ -49,6 +49,7 @@ from typing import Any
 from aiohttp import web
 
 from evalkit.testing import _hostile
+from evalkit.testing._bucket import TokenBucket
 from evalkit.testing._faults import DEEP_JSON_KINDS, ERROR_KINDS, Fault, load_faults, parse_faults
 from evalkit.testing._responders import Reply, Responder, echo, last_user_message, load_rules, message_text
 
@@ -60,6 +61,9 @@ DEFAULT_MODEL = "evalkit-test-model"
 
 #: Fault recorded for requests refused because ``max_concurrency`` requests were already in flight.
 MAX_CONCURRENCY_FAULT = "max-concurrency"
+
+#: Fault recorded for requests refused because they exceeded ``rate_limit`` requests per second.
+RATE_LIMIT_FAULT = "rate-limit"
 
 _CHAT_PATH = "/v1/chat/completions"
 _MODELS_PATH = "/v1/models"
@@ -228,6 +232,10 @@ class FakeOpenAIServer:
         faults: fault rules; the first one matching a request applies.
         max_concurrency: chat requests arriving while this many are in flight get a 429.
         concurrency_retry_after: ``Retry-After`` seconds sent with those 429s (``None``: no header).
+        rate_limit: chat requests beyond this many per second (a token bucket) get a 429 at once, with
+            ``Retry-After`` the whole seconds until a request would be allowed (at least 1), as hosted
+            APIs answer; ``None``: no rate limit.
+        rate_limit_burst: requests the bucket lets through at once (default: one second's worth).
         host: address to listen on.
         port: port to listen on; 0 picks a free one (see :attr:`port`).
         seed: seed for the jitter.
@@ -245,6 +253,8 @@ class FakeOpenAIServer:
         faults: Iterable[Fault] = (),
         max_concurrency: int | None = None,
         concurrency_retry_after: float | None = None,
+        rate_limit: float | None = None,
+        rate_limit_burst: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int | None = None,
@@ -260,6 +270,8 @@ class FakeOpenAIServer:
         self.jitter = jitter
         self.max_concurrency = max_concurrency
         self.concurrency_retry_after = concurrency_retry_after
+        self._bucket = TokenBucket(rate_limit, rate_limit_burst) if rate_limit is not None else None
+        self._rate_refused = 0
         self.host = host
         self._requested_port = port
         self._responder: Responder = responder or echo
@@ -337,15 +349,20 @@ class FakeOpenAIServer:
             self._count = 0
             self._peak = self._in_flight
             self._first_arrival = self._last_answer = None
+            self._rate_refused = 0
+            if self._bucket is not None:
+                self._bucket.refill()
             self._attempts.clear()
             self._fault_hits = [0] * len(self._faults)
 
     def stats(self) -> dict[str, float | int | None]:
-        """``count``, ``peak_concurrency``, ``in_flight``, and the wall-clock times (``time.time()``) of
-        the first chat request's arrival and of the latest answer, in one dict."""
+        """``count``, ``peak_concurrency``, ``in_flight``, the wall-clock times (``time.time()``) of the
+        first chat request's arrival and of the latest answer, and ``rate_limited`` (requests refused by
+        ``rate_limit``), in one dict."""
         with self._lock:
             return {"count": self._count, "peak_concurrency": self._peak, "in_flight": self._in_flight,
-                    "first_arrival": self._first_arrival, "last_answer": self._last_answer}
+                    "first_arrival": self._first_arrival, "last_answer": self._last_answer,
+                    "rate_limited": self._rate_refused}
 
     # -- addresses ------------------------------------------------------------------------------
 
@@ -557,8 +574,15 @@ class FakeOpenAIServer:
             self._attempts[key] = attempt
             limit = self.max_concurrency
             refused = limit is not None and self._in_flight > limit
+            over_rate = self._bucket.take() if self._bucket is not None and not refused else None
+            if over_rate is not None:
+                self._rate_refused += 1
+                refused = True
             if not refused and self._faults:
                 fault = self._pick_fault(body, attempt)
+        if over_rate is not None:
+            self._record(request, arrived, auth, body, attempt, RATE_LIMIT_FAULT, 429)
+            return self._rate_limited(float(max(1, math.ceil(over_rate))), "429", RATE_LIMIT_FAULT)
         if refused:
             self._record(request, arrived, auth, body, attempt, MAX_CONCURRENCY_FAULT, 429)
             retry_after = self.concurrency_retry_after
@@ -823,6 +847,10 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="Retry-After seconds on max-concurrency 429s (default: none)",
     )
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
+                        help="429 (Retry-After: whole seconds) beyond N requests per second (a token bucket)")
+    parser.add_argument("--rate-limit-burst", type=int, default=None, metavar="B",
+                        help="requests the rate limit lets through at once (default: N)")
     parser.add_argument("--faults", metavar="FILE", help="JSON list of fault objects")
     parser.add_argument(
         "--max-records", type=int, default=10_000, help="recorded requests kept in memory (default 10000)"
@@ -859,6 +887,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=faults,
             max_concurrency=args.max_concurrency,
             concurrency_retry_after=args.concurrency_retry_after,
+            rate_limit=args.rate_limit,
+            rate_limit_burst=args.rate_limit_burst,
             host=args.host,
             port=args.port,
             seed=args.seed,
