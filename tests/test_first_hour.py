@@ -9,6 +9,12 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+from helpers import run_cli, write_suite
+
+from evalkit.results import read_manifest
+from evalkit.testing import FakeOpenAIServer
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,3 +51,71 @@ def test_gitignore_covers_build_outputs() -> None:
     for path in ("build/lib/evalkit/__init__.py", "dist/evalkit-0.1.0.tar.gz"):
         result = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", path], check=False)
         assert result.returncode == 0, f"{path} is not ignored"
+
+
+# --- item 3: generation parameters from the command line ---------------------------------------
+
+
+def test_param_values_are_typed() -> None:
+    from evalkit.cli._params import parse_param
+
+    assert parse_param("temperature=0.7") == ("temperature", 0.7)
+    assert parse_param("max_tokens=16") == ("max_tokens", 16)
+    assert parse_param("seed=true") == ("seed", True)
+    assert parse_param("stop=[\"END\", \"\\n\\n\"]") == ("stop", ["END", "\n\n"])
+    assert parse_param("stop=END") == ("stop", "END")  # not JSON: the text itself
+    assert parse_param(" top_p = 0.9 ") == ("top_p", 0.9)
+    assert parse_param("seed=null") == ("seed", None)
+
+
+def test_param_and_max_tokens_reach_the_server_the_manifest_and_the_cache_key(
+    tmp_path: Path, server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write_suite(tmp_path, server.base_url)  # params: temperature 0, max_tokens 32, seed 1
+    args = ("run", suite, "--no-report", "--languages", "de", "--prompts", "plain")
+    assert run_cli(*args, "--out", tmp_path / "a", "--param", "temperature=0.7", "--max-tokens", "5",
+                   "--param", "stop=[\"END\"]", "--param", "seed=null") == 0
+    bodies = [r.body for r in server.chat_requests]
+    assert len(bodies) == 3
+    for body in bodies:
+        assert body["temperature"] == 0.7 and body["max_tokens"] == 5 and body["stop"] == ["END"]
+        assert "seed" not in body  # null removes the suite's value
+    manifest = read_manifest(tmp_path / "a")
+    assert manifest.model.params == {"temperature": 0.7, "max_tokens": 5, "stop": ["END"]}
+
+    # Same parameters: answered from the cache. A changed parameter: asked again.
+    assert run_cli(*args, "--out", tmp_path / "b", "--param", "temperature=0.7", "--max-tokens", "5",
+                   "--param", "stop=[\"END\"]", "--param", "seed=null") == 0
+    assert len(server.chat_requests) == 3
+    assert read_manifest(tmp_path / "b").counts.cached == 3
+    assert run_cli(*args, "--out", tmp_path / "c", "--param", "temperature=0.8", "--max-tokens", "5",
+                   "--param", "stop=[\"END\"]", "--param", "seed=null") == 0
+    assert len(server.chat_requests) == 6
+    assert read_manifest(tmp_path / "c").counts.cached == 0
+    assert read_manifest(tmp_path / "c").model.params["temperature"] == 0.8
+
+    # Resuming a run directory with other parameters is refused.
+    capsys.readouterr()
+    assert run_cli(*args, "--out", tmp_path / "a", "--param", "temperature=0.1") == 2
+    assert "parameters differ" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["--param", "temprature=0.5"], "--param temprature: unknown generation parameter; did you mean 'temperature'"),
+        (["--param", "temperature"], "--param temperature: expected NAME=VALUE"),
+        (["--param", "temperature=5"], "--param temperature=5: "),
+        (["--param", "max_tokens=lots"], "--param max_tokens=lots: "),
+        (["--max-tokens", "0"], "--max-tokens"),
+    ],
+)
+def test_bad_params_are_one_line_and_exit_2(
+    tmp_path: Path, server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str], option: list[str], expected: str
+) -> None:
+    suite = write_suite(tmp_path, server.base_url)
+    assert run_cli("run", suite, "--out", tmp_path / "r", *option) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err
+    assert len(err.splitlines()) == 1, err
+    assert not server.chat_requests

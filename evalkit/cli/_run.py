@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from evalkit.cli._common import safe_text, split_list
+from evalkit.cli._params import apply_params
 from evalkit.errors import EvalkitError, RunAborted, UsageError
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class _LineProgress:
 @click.option("--timeout", type=click.FloatRange(0.001, 3600), help="Seconds per request.")
 @click.option("--max-attempts", type=click.IntRange(1, 50), help="Attempts per item, retries included.")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), help="Stop (exit 3) when more items fail.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Generation parameter replacing the suite's (repeatable): --param temperature=0.7; "
+                   "values are JSON (numbers, true, [\"END\"]), null removes one.")
+@click.option("--max-tokens", type=int, help="Shorthand for --param max_tokens=N.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), help="Cache file.")
 @click.option("--languages", help="Comma-separated subset of the suite's languages.")
@@ -68,13 +73,14 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
             prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
-            allow_outside_paths: bool) -> int:
+            allow_outside_paths: bool, params: tuple[str, ...] = (), max_tokens: int | None = None) -> int:
     """Run SUITE against a model and write results, summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
     from evalkit.suite import load_suite
 
     loaded = load_suite(suite, allow_outside_paths=allow_outside_paths)
+    apply_params(loaded, params, max_tokens)
     if provider == "local" and model and not model.startswith("local:"):
         model = f"local:{model}"
     elif provider == "local" and not model:
