@@ -103,8 +103,11 @@ def check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError]]:
 
 
 def validate_suite(path: str | Path, *, allow_outside_paths: bool = False) -> ValidationReport:
+    """Every check that needs no model. ``path`` is a suite file or a built-in suite's name."""
+    from evalkit.suites import find_suite
+
     try:
-        suite = load_suite(path, allow_outside_paths=allow_outside_paths)
+        suite = load_suite(find_suite(path), allow_outside_paths=allow_outside_paths)
     except SuiteErrors as exc:
         return ValidationReport(None, errors=exc.errors)
     except SuiteError as exc:

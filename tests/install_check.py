@@ -2,8 +2,9 @@
 
 A throw-away virtual environment, a plain ``pip install`` of this checkout (no extras: pip's cache
 makes it quick), then, from an empty folder so that nothing of the checkout is in sight: every
-built-in suite validated, and the translation suite run briefly against the test server. Japanese and Korean must score
-with their own tokenizers. Standard library only, so any ``python3`` runs it. Exit 0 when all is well.
+built-in suite listed and validated by name, and the translation suite run briefly against the
+test server. Japanese and Korean must score with their own tokenizers. Standard library only, so
+any ``python3`` runs it. Exit 0 when all is well.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = sorted(p for p in (ROOT / "suites").glob("*.yaml"))
+SUITES = sorted(p.stem for p in (ROOT / "evalkit" / "suites").glob("*.yaml"))  # built-in, run by name
 KOREAN = """\
 from evalkit.scoring import build_scorer
 scorer = build_scorer("bleu", {}, "ko")
@@ -75,6 +76,8 @@ def main() -> int:
         python, evalkit = work / "venv" / "bin" / "python", work / "venv" / "bin" / "evalkit"
         _run([python, "-m", "pip", "install", "-q", ROOT], work)  # what the README says, without extras
         _run([evalkit, "--version"], work)
+        listed = _run([evalkit, "suites"], work)
+        assert all(f"{name} " in listed for name in SUITES), listed  # shipped in the wheel
         for suite in SUITES:
             print(_run([evalkit, "validate", suite], work).strip())
         print(_run([python, "-c", KOREAN], work).strip())
@@ -82,7 +85,7 @@ def main() -> int:
         try:
             # The README's flagship suite: Japanese BLEU, the language check, the report.
             out = work / "runs" / "translation"
-            _run([evalkit, "run", ROOT / "suites" / "translation.yaml", "--out", out, "--base-url", base_url,
+            _run([evalkit, "run", "translation", "--out", out, "--base-url", base_url,
                   "--model", "echo", "--limit", "1"], work)
             _check_signatures(out)
             assert (out / "report.html").is_file(), "no report.html"

@@ -45,7 +45,7 @@ class _LineProgress:
 
 
 @click.command("run")
-@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))  # a file, or a built-in suite's name
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (re-running into it resumes).")
 @click.option("--model", help="Model name; 'local:smollm2' or 'local:/path/model.gguf' for the embedded provider.")
@@ -74,12 +74,14 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
             max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
             prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
             allow_outside_paths: bool, params: tuple[str, ...] = (), max_tokens: int | None = None) -> int:
-    """Run SUITE against a model and write results, summary and report into --out."""
+    """Run SUITE (a file, or a built-in suite's name: see `evalkit suites`) against a model and write results,
+    summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
     from evalkit.suite import load_suite
+    from evalkit.suites import resolve_suite
 
-    loaded = load_suite(suite, allow_outside_paths=allow_outside_paths)
+    loaded = load_suite(resolve_suite(suite), allow_outside_paths=allow_outside_paths)
     apply_params(loaded, params, max_tokens)
     if provider == "local" and model and not model.startswith("local:"):
         model = f"local:{model}"

@@ -13,7 +13,8 @@ from evalkit.cli._common import safe_text
 @click.argument("suites", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
 def command(suites: tuple[Path, ...], allow_outside_paths: bool) -> int:
-    """Check suites without calling a model: schema, files, templates, languages, scorers, references.
+    """Check suites (files, or built-in suites' names) without calling a model: schema, files, templates,
+    languages, scorers, references.
 
     Every problem is printed as file:line:col: field: message. Exit 0 when valid, 2 otherwise.
     """
