@@ -119,3 +119,130 @@ def test_bad_params_are_one_line_and_exit_2(
     assert expected in err
     assert len(err.splitlines()) == 1, err
     assert not server.chat_requests
+
+
+# --- item 5: say what is wrong, once, early ----------------------------------------------------
+
+SMALL = """\
+name: small
+model: {{name: m, base_url: "{base_url}"}}
+languages: [de]
+prompts:
+  plain: {{user: "{{{{ source }}}}"}}
+cases:
+  - {{id: a, source: hi, reference: {{de: hallo}}}}
+scorers: [chrf]
+"""
+
+
+def _suite(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _validate(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str, list[str]]:
+    capsys.readouterr()
+    code = run_cli("validate", path)
+    out, err = capsys.readouterr()
+    return code, out, err.strip().splitlines()
+
+
+def test_validate_counts_in_the_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _suite(tmp_path, SMALL.format(base_url="http://127.0.0.1:9/v1"))
+    code, out, _ = _validate(capsys, path)
+    assert code == 0 and out.strip() == f"{path}: ok (1 case, 1 item)"
+
+
+def _cases(n: int) -> str:
+    return "\n".join(f"  - {{id: c{i}, source: s{i}, reference: {{de: r{i}}}}}" for i in range(n))
+
+
+def test_an_undefined_case_field_is_named_once_for_all_cases(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    text = (SMALL.format(base_url="http://127.0.0.1:9/v1").replace("{{ source }}", "{{ case.nativ }}")
+            .replace("  - {id: a, source: hi, reference: {de: hallo}}\n", _cases(6) + "\n"))
+    code, _, lines = _validate(capsys, _suite(tmp_path, text))
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert "prompts.plain.user: case.nativ: no such field (fields: id, source, reference)" in lines[0]
+    assert "in 6 cases: c0, c1, c2" in lines[0]
+    assert "dict object" not in lines[0]
+
+
+def test_an_undefined_variable_and_a_missing_reference_are_grouped(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    cases = "\n".join(f"  - {{id: c{i}, source: s{i}, reference: {{fr: r{i}}}}}" for i in range(4))
+    text = (SMALL.format(base_url="http://127.0.0.1:9/v1")
+            .replace("  - {id: a, source: hi, reference: {de: hallo}}\n", cases + "\n"))
+    code, _, lines = _validate(capsys, _suite(tmp_path, text))
+    assert code == 2 and len(lines) == 1, lines
+    assert "no reference 'reference' for language 'de'" in lines[0] and "in 4 cases: c0, c1, c2, c3" in lines[0]
+
+    text = SMALL.format(base_url="http://127.0.0.1:9/v1").replace("{{ source }}", "{{ sorce }}")
+    code, _, lines = _validate(capsys, _suite(tmp_path, text))
+    assert code == 2 and len(lines) == 1, lines
+    assert "sorce: no such variable" in lines[0] and "source" in lines[0]
+
+
+def test_validate_says_how_many_problems_it_did_not_print(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    twice = "\n".join(f"  - {{id: c{i // 2}, source: s{i}, reference: {{de: r{i}}}}}" for i in range(120))
+    text = (SMALL.format(base_url="http://127.0.0.1:9/v1")
+            .replace("  - {id: a, source: hi, reference: {de: hallo}}\n", twice + "\n"))
+    code, _, lines = _validate(capsys, _suite(tmp_path, text))
+    assert code == 2
+    assert len(lines) == 51
+    assert all("duplicate case id" in line for line in lines[:50])
+    assert lines[-1] == "... and 10 more problems"
+
+
+def test_a_schema_error_does_not_hide_a_bad_language_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (SMALL.format(base_url="http://127.0.0.1:9/v1").replace("languages: [de]", "languages: [de, xx]")
+            .replace("scorers:", "scorrers:"))
+    code, _, lines = _validate(capsys, _suite(tmp_path, text))
+    assert code == 2
+    assert any("unknown key 'scorrers'" in line for line in lines), lines
+    assert any("languages[1]" in line and "unknown language code 'xx'" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("scorer", "expected"),
+    [
+        ("{exact_match: {extract: last_numbr}}", "did you mean 'last_number'?"),
+        ("{chrf: {word_ordr: 2}}", "unknown option 'word_ordr' (did you mean 'word_order'?)"),
+    ],
+)
+def test_scorer_option_typos_get_a_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str], scorer: str,
+                                              expected: str) -> None:
+    text = SMALL.format(base_url="http://127.0.0.1:9/v1").replace("scorers: [chrf]", f"scorers: [{scorer}]")
+    code, _, lines = _validate(capsys, _suite(tmp_path, text))
+    assert code == 2 and len(lines) == 1, lines
+    assert expected in lines[0]
+
+
+def test_languages_and_prompts_options_forgive_case_and_suggest(tmp_path: Path, server: FakeOpenAIServer,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, server.base_url)
+    assert run_cli("run", suite, "--out", tmp_path / "a", "--no-report", "--languages", "DE,Zh",
+                   "--prompts", "plain") == 0
+    assert read_manifest(tmp_path / "a").languages == ["de", "zh"]
+    capsys.readouterr()
+    assert run_cli("run", suite, "--out", tmp_path / "b", "--prompts", "polit") == 2
+    err = capsys.readouterr().err.strip()
+    assert "--prompts: 'polit' is not in the suite" in err and "did you mean 'polite'?" in err
+    assert run_cli("run", suite, "--out", tmp_path / "b", "--languages", "de,fr") == 2
+    assert "--languages: 'fr' is not in the suite (has de, zh, th)" in capsys.readouterr().err
+
+
+def test_the_end_of_run_summary_is_a_grid_per_metric(tmp_path: Path, server: FakeOpenAIServer,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, server.base_url)  # 2 variants x 3 languages x 4 metrics
+    assert run_cli("run", suite, "--out", tmp_path / "a", "--no-report") == 0
+    out = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(out) if line.startswith("chrf++"))
+    header = out[start].split()
+    assert header == ["chrf++", "de", "zh", "th"]
+    rows = {line.split()[0]: line.split()[1:] for line in out[start + 1:start + 3]}
+    assert rows == {"plain": ["100.0", "100.0", "100.0"], "polite": ["100.0", "100.0", "100.0"]}
+    assert len(out) < 24  # was one line per variant x language x metric (24)
+    assert any("summary.json" in line for line in out)

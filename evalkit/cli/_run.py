@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from evalkit.cli._common import safe_text, split_list
+from evalkit.cli._common import safe_text
+from evalkit.cli._format import summary_grid
 from evalkit.cli._params import apply_params
+from evalkit.cli._select import pick
 from evalkit.errors import EvalkitError, RunAborted, UsageError
 
 if TYPE_CHECKING:
@@ -92,8 +94,8 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
     options = RunOptions(
         out_dir=out_dir,
         selection=Selection(
-            languages=split_list(languages),
-            prompts=split_list(prompts),
+            languages=pick("--languages", languages, loaded.spec.languages),
+            prompts=pick("--prompts", prompts, list(loaded.spec.prompts)),
             limit=limit,
             repeats=repeat,
             shard=Shard.parse(shard) if shard else None,
@@ -141,15 +143,13 @@ def _print_counts_on_disk(out_dir: Path) -> None:
 
 
 def _print_summary(out_dir: Path) -> None:
-    from evalkit.results import read_summary
+    from evalkit.results import read_manifest, read_summary
 
-    summary = read_summary(out_dir)
-    for cell in summary.cells:
-        if cell.value is None:
-            continue
-        ci = f" [{cell.ci_low:.1f}, {cell.ci_high:.1f}]" if cell.ci_low is not None else ""
-        names = f"  {cell.variant:<14} {cell.language:<6} {cell.metric:<12}"  # from the suite: may be hostile
-        click.echo(f"{safe_text(names)} {cell.value:6.1f}{ci}  n={cell.n}")
+    summary, manifest = read_summary(out_dir), read_manifest(out_dir)
+    for line in summary_grid(summary, manifest.languages, manifest.variants):
+        click.echo(line)
+    if summary.cells:
+        click.echo(f"95% intervals and item counts: {out_dir / 'summary.json'}")
     report = out_dir / "report.html"
     if report.exists():
         click.echo(f"report: {report}")

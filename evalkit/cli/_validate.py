@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from evalkit.cli._common import safe_text
+from evalkit.cli._format import MAX_PROBLEMS_SHOWN, plural
 
 
 @click.command("validate")
@@ -24,9 +25,11 @@ def command(suites: tuple[Path, ...], allow_outside_paths: bool) -> int:
     for path in suites:
         report = validate_suite(path, allow_outside_paths=allow_outside_paths)
         if report.ok:
-            click.echo(f"{path}: ok ({report.cases} cases, {report.items} items)")
+            click.echo(f"{path}: ok ({plural(report.cases, 'case')}, {plural(report.items, 'item')})")
             continue
         status = 2
-        for err in report.errors:
+        for err in report.errors[:MAX_PROBLEMS_SHOWN]:
             click.echo(safe_text(err.message), err=True)
+        if len(report.errors) > MAX_PROBLEMS_SHOWN:
+            click.echo(f"... and {plural(len(report.errors) - MAX_PROBLEMS_SHOWN, 'more problem')}", err=True)
     return status
