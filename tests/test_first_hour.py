@@ -4,8 +4,11 @@ what is wrong once."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -246,3 +249,18 @@ def test_the_end_of_run_summary_is_a_grid_per_metric(tmp_path: Path, server: Fak
     assert rows == {"plain": ["100.0", "100.0", "100.0"], "polite": ["100.0", "100.0", "100.0"]}
     assert len(out) < 24  # was one line per variant x language x metric (24)
     assert any("summary.json" in line for line in out)
+
+
+def test_hugging_face_progress_bars_stay_out_of_evalkit_output(tmp_path: Path) -> None:
+    rows = [{"id": f"r{i}", "source": f"s{i}", "reference": {"de": f"t{i}"}} for i in range(3)]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    suite = _suite(tmp_path, SMALL.format(base_url="http://127.0.0.1:9/v1").replace(
+        "  - {id: a, source: hi, reference: {de: hallo}}\n", "").replace(
+        "cases:\n", "cases:\n  dataset: {path: json, data_files: data.jsonl}\n"))
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets")}
+    env_clean = {k: v for k, v in os.environ.items() if not k.endswith("DISABLE_PROGRESS_BARS")}
+    done = subprocess.run([sys.executable, "-m", "evalkit", "validate", str(suite)], capture_output=True, text=True,
+                          env={**env_clean, **env}, cwd=tmp_path, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{suite}: ok (3 cases, 3 items)"
+    assert done.stderr == ""  # no "Generating train split: ..." bars

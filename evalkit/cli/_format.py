@@ -50,3 +50,12 @@ def summary_grid(summary: Summary, languages_order: Sequence[str] = (),
                 row += "  " + ("-" if value is None else f"{value:.1f}").rjust(widths[code])
             lines.append(row)
     return lines
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal evalkit's: Hugging Face ``datasets`` (and hub downloads) draw progress bars
+    on stderr when a suite loads its cases through them. A value the user set wins."""
+    import os
+
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

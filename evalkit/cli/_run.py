@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from evalkit.cli._common import safe_text
-from evalkit.cli._format import summary_grid
+from evalkit.cli._format import quiet_libraries, summary_grid
 from evalkit.cli._params import apply_params
 from evalkit.cli._select import pick
 from evalkit.errors import EvalkitError, RunAborted, UsageError
@@ -82,6 +82,8 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
     from evalkit.runner import RunOptions, run
     from evalkit.suite import load_suite
     from evalkit.suites import resolve_suite
+
+    quiet_libraries()
 
     loaded = load_suite(resolve_suite(suite), allow_outside_paths=allow_outside_paths)
     apply_params(loaded, params, max_tokens)

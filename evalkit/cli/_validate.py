@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from evalkit.cli._common import safe_text
-from evalkit.cli._format import MAX_PROBLEMS_SHOWN, plural
+from evalkit.cli._format import MAX_PROBLEMS_SHOWN, plural, quiet_libraries
 
 
 @click.command("validate")
@@ -20,6 +20,8 @@ def command(suites: tuple[Path, ...], allow_outside_paths: bool) -> int:
     Every problem is printed as file:line:col: field: message. Exit 0 when valid, 2 otherwise.
     """
     from evalkit.validate import validate_suite
+
+    quiet_libraries()
 
     status = 0
     for path in suites:
