@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit.errors import EvalkitError, Location, MissingDependency, SuiteError, SuiteErrors
 from evalkit.items import Planner, Selection
@@ -14,6 +16,9 @@ from evalkit.suite import LoadedSuite, load_suite
 from evalkit.suite._yaml import load_positioned
 from evalkit.suites import find_suite
 from evalkit.templating import TemplateError, compile_template
+
+if TYPE_CHECKING:
+    from evalkit.gate import LoadedGates
 
 
 @dataclass
@@ -52,11 +57,14 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
         from evalkit.gate._spec import parse_gates
 
         try:
-            parse_gates(spec.gates, suite.positioned, ("gates",))
+            gates = parse_gates(spec.gates, suite.positioned, ("gates",))
         except SuiteErrors as exc:
             errors.extend(exc.errors)
         except SuiteError as exc:
             errors.append(exc)
+        else:
+            if not errors:  # the scorers are valid: their labels are known
+                errors.extend(_gate_metric_errors(suite, gates))
     for name, variant in spec.prompts.items():
         sources = {"user": variant.user, "system": variant.system, "target_language": variant.target_language}
         for j, turn in enumerate(variant.few_shot):
@@ -71,6 +79,27 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
                 loc = suite.locate("prompts", name, key.split("[")[0])
                 line = (loc.line or 0) + (exc.line or 1) - 1 if loc.line else None
                 errors.append(SuiteError(exc.message, Location(loc.file, line, loc.column, exc.field)))
+    return errors
+
+
+def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteError]:
+    """Metric names in the suite's gates must be its scorers' labels (``evalkit gate`` refuses others)."""
+    from evalkit.gate._spec import ERROR_RATE
+
+    labels = [build_scorer(s.name, s.options, suite.spec.languages[0]).label for s in suite.spec.scorers]
+    names: list[tuple[str, list[str], tuple[str, ...]]] = [
+        (name, [*labels, ERROR_RATE], ("thresholds", name)) for name in gates.spec.thresholds
+    ]
+    if gates.spec.regressions is not None:
+        names += [(name, labels, ("regressions", name)) for name in gates.spec.regressions.metrics]
+        for code, rules in gates.spec.regressions.languages.items():
+            names += [(name, labels, ("regressions", "languages", code, name)) for name in rules if name != "default"]
+    errors = []
+    for name, allowed, path in names:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            errors.append(gates.error(f"unknown metric {name!r} (the suite has: {', '.join(allowed)}){hint}", *path))
     return errors
 
 

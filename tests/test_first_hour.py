@@ -264,3 +264,28 @@ def test_hugging_face_progress_bars_stay_out_of_evalkit_output(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{suite}: ok (3 cases, 3 items)"
     assert done.stderr == ""  # no "Generating train split: ..." bars
+
+
+def test_every_unknown_metric_in_a_gates_file_is_reported(tmp_path: Path, server: FakeOpenAIServer,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, server.base_url)  # scorers: bleu, chrf++, ter, exact_match
+    assert run_cli("run", suite, "--out", tmp_path / "r", "--no-report", "--languages", "de") == 0
+    gates = _suite(tmp_path, "gates:\n  thresholds:\n    blue: {min: 1}\n    chrf: {min: 1}\n"
+                   "  regressions:\n    tr: {max_drop: 1}\n", "gates.yaml")
+    capsys.readouterr()
+    assert run_cli("gate", tmp_path / "r", "--gates", gates) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert "unknown metric 'blue'" in lines[0] and "did you mean 'bleu'?" in lines[0]
+    assert "unknown metric 'chrf'" in lines[1] and "unknown metric 'tr'" in lines[2]
+
+
+def test_validate_checks_gate_metric_names_against_the_scorers(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    text = SMALL.format(base_url="http://127.0.0.1:9/v1") + (
+        "gates:\n  thresholds:\n    chrf: {min: 1}\n    blue: {min: 1}\n    error_rate: {max: 5}\n"
+        "  regressions:\n    languages:\n      de: {exact_mach: {max_drop: 1}}\n")
+    code, _, lines = _validate(capsys, _suite(tmp_path, text))
+    assert code == 2 and len(lines) == 2, lines
+    assert "gates.thresholds.blue: unknown metric 'blue' (the suite has: chrf, error_rate)" in lines[0]
+    assert "gates.regressions.languages.de.exact_mach: unknown metric 'exact_mach'" in lines[1]
