@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from evalkit.cli._common import safe_text
+from evalkit.cli._format import plural
 
 
 @click.command("suites")
@@ -16,8 +17,9 @@ def command() -> int:
     width = max(len(info.name) for info in infos)
     for info in infos:
         langs = " ".join(info.languages)
-        click.echo(f"{info.name:<{width}}  {len(info.languages)} languages ({langs}), {info.prompts} "
-                   f"prompt{'s' if info.prompts != 1 else ''}, {info.cases} cases, {info.items} items")
+        sizes = ", ".join(plural(n, noun) for n, noun in
+                          ((info.prompts, "prompt"), (info.cases, "case"), (info.items, "item")))
+        click.echo(f"{info.name:<{width}}  {plural(len(info.languages), 'language')} ({langs}), {sizes}")
         if info.description:
             click.echo(" " * (width + 2) + safe_text(info.description))
     click.echo("\nrun one: evalkit run NAME --out runs/NAME    copy one to edit: evalkit init --from NAME")
