@@ -39,3 +39,14 @@ def test_every_name_the_doc_lists_is_public() -> None:
     assert table, "the doc lists the public names in a table"
     assert set(table) == set(evalkit.__all__) - {"__version__"}
     assert "__all__" in text and "tests/test_exported_members.py" in text
+
+
+def test_public_names_are_not_shadowed_by_subpackages() -> None:
+    # Importing a subpackage binds its name on ``evalkit``: one called like a public function (``evalkit.run``)
+    # would replace the function for every later call. Resolve every name, then look again.
+    import types
+
+    first = {name: getattr(evalkit, name) for name in evalkit.__all__}
+    for name, value in first.items():
+        again = getattr(evalkit, name)
+        assert again is value and not isinstance(again, types.ModuleType), name
