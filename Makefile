@@ -9,18 +9,18 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXA
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install install-demo browser test lint typecheck pytest demo bench bench-peers clean
+.PHONY: install install-demo browser test lint typecheck pytest install-check demo bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[local,cjk]'
+	$(BIN)/pip install -e '.[local]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[local,cjk,test]'
+	$(BIN)/pip install -e '.[local,test]'
 	touch $@ $(VENV)/.demo-installed
 
 install-demo: $(VENV)/.demo-installed
@@ -43,7 +43,12 @@ typecheck: install
 pytest: install browser
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+# The README's install path: a plain `pip install .` (no extras) into a throw-away venv, then every
+# built-in suite validated and run briefly against the test server (a minute or two; pip caches wheels).
+install-check:
+	$(PYTHON) tests/install_check.py
+
+test: lint typecheck pytest install-check
 
 # A fresh run directory each time (an edited quickstart.yaml cannot resume an old run);
 # repeats are instant anyway because answers come from the response cache.

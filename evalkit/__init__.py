@@ -30,6 +30,8 @@ _EXPORTS = {
     "read_summary": "evalkit.results",
     "iter_results": "evalkit.results",
     "summarize": "evalkit.results",
+    "compare_runs": "evalkit.compare",
+    "run_gate": "evalkit.gate",
     "build_scorer": "evalkit.scoring",
     "normalize": "evalkit.scoring",
     "EvalkitError": "evalkit.errors",

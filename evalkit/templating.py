@@ -190,7 +190,7 @@ def render_sandboxed(source: str, field: str, context: dict[str, Any]) -> str:
     try:
         return render_budgeted(template, context).strip()
     except jinja2.UndefinedError as exc:
-        raise TemplateError(field, f"undefined variable: {exc.message}") from None
+        raise TemplateError(field, explain_undefined(source, context) or f"undefined variable: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(field, f"blocked by the template sandbox: {exc}") from None
     except jinja2.TemplateError as exc:
@@ -201,3 +201,51 @@ def render_sandboxed(source: str, field: str, context: dict[str, Any]) -> str:
         raise TemplateError(field, f"template error: {type(exc).__name__} (the template builds too much)") from None
     except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, IndexError) as exc:
         raise TemplateError(field, f"template error: {type(exc).__name__}: {exc}") from None
+
+
+def explain_undefined(source: str, context: dict[str, Any]) -> str | None:
+    """What a template looks up that the context lacks, in the suite's terms rather than jinja2's
+    (``case.nativ: no such field (fields: id, source)``, not "'dict object' has no attribute 'nativ'")."""
+    import difflib
+
+    from jinja2 import nodes
+
+    try:
+        tree = environment().parse(source)
+    except jinja2.TemplateError:
+        return None
+    bound = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    bound |= set(environment().globals) | _RESERVED
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        path = _dotted(node)
+        if path is None or path[0] in bound:
+            continue
+        value: Any = context
+        for depth, part in enumerate(path):
+            if not isinstance(value, dict):
+                break
+            if part not in value:
+                keys = [str(k) for k in value]
+                close = difflib.get_close_matches(part, keys, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                what = ("variable", "variables") if depth == 0 else ("field", "fields")
+                return f"{'.'.join(path[: depth + 1])}: no such {what[0]} ({hint}{what[1]}: {', '.join(keys)})"
+            value = value[part]
+    return None
+
+
+def _dotted(node: Any) -> tuple[str, ...] | None:
+    """``case.text.en`` / ``case["text"]`` as ("case", "text", "en"); None for anything else."""
+    from jinja2 import nodes
+
+    parts: list[str] = []
+    while True:
+        if isinstance(node, nodes.Name):
+            return (node.name, *reversed(parts))
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+        else:
+            return None
+        node = node.node

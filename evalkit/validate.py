@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit.errors import EvalkitError, Location, MissingDependency, SuiteError, SuiteErrors
 from evalkit.items import Planner, Selection
 from evalkit.languages import is_known
 from evalkit.scoring import ScorerOptionsError, build_scorer
 from evalkit.suite import LoadedSuite, load_suite
+from evalkit.suite._yaml import load_positioned
+from evalkit.suites import find_suite
 from evalkit.templating import TemplateError, compile_template
 
-MAX_REPORTED = 50
+if TYPE_CHECKING:
+    from evalkit.gate import LoadedGates
 
 
 @dataclass
@@ -51,11 +57,14 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
         from evalkit.gate._spec import parse_gates
 
         try:
-            parse_gates(spec.gates, suite.positioned, ("gates",))
+            gates = parse_gates(spec.gates, suite.positioned, ("gates",))
         except SuiteErrors as exc:
             errors.extend(exc.errors)
         except SuiteError as exc:
             errors.append(exc)
+        else:
+            if not errors:  # the scorers are valid: their labels are known
+                errors.extend(_gate_metric_errors(suite, gates))
     for name, variant in spec.prompts.items():
         sources = {"user": variant.user, "system": variant.system, "target_language": variant.target_language}
         for j, turn in enumerate(variant.few_shot):
@@ -73,17 +82,39 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
     return errors
 
 
+def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteError]:
+    """Metric names in the suite's gates must be its scorers' labels (``evalkit gate`` refuses others)."""
+    from evalkit.gate._spec import ERROR_RATE
+
+    labels = [build_scorer(s.name, s.options, suite.spec.languages[0]).label for s in suite.spec.scorers]
+    names: list[tuple[str, list[str], tuple[str, ...]]] = [
+        (name, [*labels, ERROR_RATE], ("thresholds", name)) for name in gates.spec.thresholds
+    ]
+    if gates.spec.regressions is not None:
+        names += [(name, labels, ("regressions", name)) for name in gates.spec.regressions.metrics]
+        for code, rules in gates.spec.regressions.languages.items():
+            names += [(name, labels, ("regressions", "languages", code, name)) for name in rules if name != "default"]
+    errors = []
+    for name, allowed, path in names:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            errors.append(gates.error(f"unknown metric {name!r} (the suite has: {', '.join(allowed)}){hint}", *path))
+    return errors
+
+
 def check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError]]:
-    """Render every template for every case and language; check references exist."""
+    """Render every template for every case and language; check references exist. The same template
+    or reference problem in many cases is one error naming the cases."""
     planner = Planner(suite, Selection())
-    errors: list[SuiteError] = []
+    errors = _Grouped()
     cases = items = 0
     seen: dict[str, str] = {}
     try:
         for case in suite.iter_cases():
             cases += 1
             if case.id in seen:
-                errors.append(
+                errors.add(
                     SuiteError(
                         f"duplicate case id {case.id!r} (first at {seen[case.id]})",
                         Location(case.where.file, case.where.line, case.where.column, "id"),
@@ -94,21 +125,93 @@ def check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError]]:
             try:
                 items += sum(1 for _ in planner.items_for_case(case))
             except SuiteError as exc:
-                errors.append(exc)
-            if len(errors) >= MAX_REPORTED:
-                break
+                errors.add(exc)
     except SuiteError as exc:
-        errors.append(exc)
-    return cases, items, errors
+        errors.add(exc)
+    return cases, items, errors.result()
+
+
+# How the planner names the case in a template error, and words a missing reference (evalkit/items.py).
+_TEMPLATE_IN_CASE = re.compile(r" \(case '(?P<id>.*)' at .+, language [^)]+\)$")
+_MISSING_REFERENCE = re.compile(r"^case '(?P<id>.*)' has no reference (?P<what>.+)$")
+_IDS_SHOWN = 5
+_Key = tuple[str, Location | None]
+
+
+class _Grouped:
+    """Errors in first-seen order; one per template or reference problem, with the cases it occurs in."""
+
+    def __init__(self) -> None:
+        self.entries: list[SuiteError | _Key] = []
+        self.first: dict[_Key, SuiteError] = {}
+        self.cases: dict[_Key, list[str]] = {}
+
+    def add(self, error: SuiteError) -> None:
+        detail, loc = error.detail, error.location
+        template = _TEMPLATE_IN_CASE.search(detail)
+        reference = _MISSING_REFERENCE.match(detail)
+        if template:
+            key, case_id = (detail[: template.start()], loc), template["id"]
+        elif reference and loc is not None:
+            key, case_id = (f"no reference {reference['what']}", Location(loc.file, field=loc.field)), reference["id"]
+        else:
+            self.entries.append(error)
+            return
+        if key not in self.cases:
+            self.entries.append(key)
+            self.first[key] = error
+            self.cases[key] = []
+        self.cases[key].append(case_id)
+
+    def result(self) -> list[SuiteError]:
+        out: list[SuiteError] = []
+        for entry in self.entries:
+            if isinstance(entry, SuiteError):
+                out.append(entry)
+                continue
+            ids, first = self.cases[entry], self.first[entry]
+            if len(ids) == 1:
+                out.append(first)
+                continue
+            shown = ", ".join(ids[:_IDS_SHOWN])
+            if len(ids) > _IDS_SHOWN:
+                shown += f" and {len(ids) - _IDS_SHOWN} more"
+            out.append(SuiteError(f"{entry[0]} (in {len(ids)} cases: {shown})", first.location))
+        return out
+
+
+def _language_codes(path: Path, reported: list[SuiteError]) -> list[SuiteError]:
+    """Unknown language codes in a suite that failed its schema check, so that a typo in one key
+    does not hide them (they are otherwise checked only once the schema passes)."""
+    if not reported or reported[0].location is None or reported[0].location.line is None:
+        return []  # not a schema error (an unreadable file, invalid YAML): nothing to look at
+    try:
+        positioned = load_positioned(path.read_text(encoding="utf-8"), reported[0].location.file)
+    except (OSError, UnicodeError, EvalkitError):
+        return []
+    data = positioned.data
+    languages = data.get("languages") if isinstance(data, dict) else None
+    if not isinstance(languages, list):
+        return []
+    already = {e.message for e in reported}
+    errors = []
+    for i, code in enumerate(languages):
+        if isinstance(code, str) and not is_known(code):
+            where = positioned.locate(("languages", i), f"languages[{i}]")
+            error = SuiteError(f"unknown language code {code!r}", where)
+            if error.message not in already:
+                errors.append(error)
+    return errors
 
 
 def validate_suite(path: str | Path, *, allow_outside_paths: bool = False) -> ValidationReport:
+    """Every check that needs no model. ``path`` is a suite file or a built-in suite's name."""
+    path = find_suite(path)
     try:
         suite = load_suite(path, allow_outside_paths=allow_outside_paths)
-    except SuiteErrors as exc:
-        return ValidationReport(None, errors=exc.errors)
     except SuiteError as exc:
-        return ValidationReport(None, errors=[exc])
+        errors = exc.errors if isinstance(exc, SuiteErrors) else [exc]
+        return ValidationReport(None, errors=errors + _language_codes(path, errors))
     report = ValidationReport(suite)
     report.errors = check_static(suite)
     if report.errors:

@@ -150,7 +150,7 @@ def test_validate_reports_template_and_reference_problems(tmp_path: Path) -> Non
     path = write(tmp_path, BASE.replace("{{ word }}", "{{ wrod }}") + "cases: [{id: a, word: x, reference: {de: y}}]\n")
     report = validate_suite(path)
     assert not report.ok
-    assert "undefined variable" in report.errors[0].message and "prompts.p.user" in report.errors[0].message
+    assert "wrod: no such variable" in report.errors[0].message and "prompts.p.user" in report.errors[0].message
     path = write(tmp_path, BASE + "cases: [{id: a, word: x, reference: {de: y}}]\n")
     report = validate_suite(path)
     assert "no reference 'reference' for language 'fr'" in report.errors[0].message

@@ -12,6 +12,7 @@ EXPECTED = {
     "EvalkitError", "GateFailed", "Item", "ItemResult", "LoadedSuite", "Planner", "RunAborted", "RunManifest",
     "RunOptions", "RunOutcome", "Selection", "Suite", "SuiteError", "Summary", "build_scorer", "iter_results",
     "load_suite", "normalize", "read_manifest", "read_summary", "run", "run_async", "summarize", "validate_suite",
+    "compare_runs", "run_gate",
 }
 
 

@@ -206,7 +206,7 @@ def test_data_paths_cannot_leave_the_suite_folder(how: str, tmp_path: Path, outs
     capsys.readouterr()
     # The user can allow it explicitly.
     assert run_cli("validate", suite, "--allow-outside-paths") == 0
-    assert "ok (1 cases, 1 items)" in capsys.readouterr().out
+    assert "ok (1 case, 1 item)" in capsys.readouterr().out
 
 
 def test_symlink_inside_the_folder_is_fine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

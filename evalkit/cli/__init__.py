@@ -20,6 +20,7 @@ COMMANDS = {
     "compare": "_compare",
     "gate": "_gate",
     "merge": "_merge",
+    "suites": "_suites",
 }
 
 

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from evalkit.cli._common import safe_text, split_list
+from evalkit.cli._common import safe_text
+from evalkit.cli._format import quiet_libraries, summary_grid
+from evalkit.cli._params import apply_params
+from evalkit.cli._select import pick
 from evalkit.errors import EvalkitError, RunAborted, UsageError
 from evalkit.redact import strip_credentials_in_args
 
@@ -49,7 +52,7 @@ class _LineProgress:
 
 
 @click.command("run")
-@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))  # a file, or a built-in suite's name
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (re-running into it resumes).")
 @click.option("--model", help="Model name; 'local:smollm2' or 'local:/path/model.gguf' for the embedded provider.")
@@ -64,6 +67,10 @@ class _LineProgress:
 @click.option("--max-retry-wait", type=click.FloatRange(0, 86400),
               help="Seconds to wait at most when a server asks for longer (Retry-After); default 120.")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), help="Stop (exit 3) when more items fail.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Generation parameter replacing the suite's (repeatable): --param temperature=0.7; "
+                   "values are JSON (numbers, true, [\"END\"]), null removes one.")
+@click.option("--max-tokens", type=int, help="Shorthand for --param max_tokens=N.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), help="Cache file.")
 @click.option("--languages", help="Comma-separated subset of the suite's languages.")
@@ -79,13 +86,19 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_retry_wait: float | None, max_error_rate: float | None, no_cache: bool, cache_path: Path | None,
             languages: str | None, prompts: str | None, limit: int | None, repeat: int | None, shard: str | None,
-            no_report: bool, allow_outside_paths: bool, max_response_bytes: int | None) -> int:
-    """Run SUITE against a model and write results, summary and report into --out."""
+            no_report: bool, allow_outside_paths: bool, max_response_bytes: int | None,
+            params: tuple[str, ...] = (), max_tokens: int | None = None) -> int:
+    """Run SUITE (a file, or a built-in suite's name: see `evalkit suites`) against a model and write results,
+    summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
     from evalkit.suite import load_suite
+    from evalkit.suites import resolve_suite
 
-    loaded = load_suite(suite, allow_outside_paths=allow_outside_paths)
+    quiet_libraries()
+
+    loaded = load_suite(resolve_suite(suite), allow_outside_paths=allow_outside_paths)
+    apply_params(loaded, params, max_tokens)
     if max_response_bytes is not None:  # the person running evalkit may raise the cap; a suite may not
         model_spec = loaded.spec.model.model_copy(update={"max_response_bytes": max_response_bytes})
         loaded.spec = loaded.spec.model_copy(update={"model": model_spec})
@@ -99,8 +112,8 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
     options = RunOptions(
         out_dir=out_dir,
         selection=Selection(
-            languages=split_list(languages),
-            prompts=split_list(prompts),
+            languages=pick("--languages", languages, loaded.spec.languages),
+            prompts=pick("--prompts", prompts, list(loaded.spec.prompts)),
             limit=limit,
             repeats=repeat,
             shard=Shard.parse(shard) if shard else None,
@@ -152,15 +165,13 @@ def _print_counts_on_disk(out_dir: Path) -> None:
 
 
 def _print_summary(out_dir: Path) -> None:
-    from evalkit.results import read_summary
+    from evalkit.results import read_manifest, read_summary
 
-    summary = read_summary(out_dir)
-    for cell in summary.cells:
-        if cell.value is None:
-            continue
-        ci = f" [{cell.ci_low:.1f}, {cell.ci_high:.1f}]" if cell.ci_low is not None else ""
-        names = f"  {cell.variant:<14} {cell.language:<6} {cell.metric:<12}"  # from the suite: may be hostile
-        click.echo(f"{safe_text(names)} {cell.value:6.1f}{ci}  n={cell.n}")
+    summary, manifest = read_summary(out_dir), read_manifest(out_dir)
+    for line in summary_grid(summary, manifest.languages, manifest.variants):
+        click.echo(line)
+    if summary.cells:
+        click.echo(f"95% intervals and item counts: {out_dir / 'summary.json'}")
     report = out_dir / "report.html"
     if report.exists():
         click.echo(f"report: {report}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from evalkit.cli._common import safe_text
+from evalkit.cli._format import MAX_PROBLEMS_SHOWN, plural, quiet_libraries
 
 
 @click.command("validate")
@@ -15,12 +16,15 @@ from evalkit.cli._common import safe_text
 @click.option("--base-url", help="The endpoint `evalkit run` will use (a suite may not send the key elsewhere).")
 @click.option("--api-key-env", help="The variable `evalkit run` will read the API key from.")
 def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str | None, api_key_env: str | None) -> int:
-    """Check suites without calling a model: schema, files, templates, languages, scorers, references.
+    """Check suites (files, or built-in suites' names) without calling a model: schema, files, templates,
+    languages, scorers, references.
 
     Every problem is printed as file:line:col: field: message. Exit 0 when valid, 2 otherwise.
     """
     from evalkit.config import check_suite_choices
     from evalkit.validate import validate_suite
+
+    quiet_libraries()
 
     status = 0
     for path in suites:
@@ -29,9 +33,11 @@ def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str |
             # What only the person running evalkit may choose: endpoint, key variable, a model path outside.
             report.errors[:0] = check_suite_choices(report.suite, base_url=base_url, api_key_env=api_key_env)
         if report.ok:
-            click.echo(f"{path}: ok ({report.cases} cases, {report.items} items)")
+            click.echo(f"{path}: ok ({plural(report.cases, 'case')}, {plural(report.items, 'item')})")
             continue
         status = 2
-        for err in report.errors:
+        for err in report.errors[:MAX_PROBLEMS_SHOWN]:
             click.echo(safe_text(err.message), err=True)
+        if len(report.errors) > MAX_PROBLEMS_SHOWN:
+            click.echo(f"... and {plural(len(report.errors) - MAX_PROBLEMS_SHOWN, 'more problem')}", err=True)
     return status

@@ -319,6 +319,9 @@ def _run_check(run: RunData) -> Check | None:
 
 def _check_names(loaded: LoadedGates, run: RunData, warnings: list[str]) -> None:
     """Metric names in the gates must be the run's scorer labels; unknown languages are warnings."""
+    from evalkit.errors import SuiteError, SuiteErrors
+
+    errors: list[SuiteError] = []  # every unknown name at once, not one per attempt
     spec = loaded.spec
     labels = [r.label for r in run.manifest.scorers]
     languages = set(run.manifest.languages)
@@ -327,7 +330,7 @@ def _check_names(loaded: LoadedGates, run: RunData, warnings: list[str]) -> None
         if name not in allowed:
             close = difflib.get_close_matches(name, allowed, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise loaded.error(f"unknown metric {name!r} (the run has: {', '.join(allowed)}){hint}", *path)
+            errors.append(loaded.error(f"unknown metric {name!r} (the run has: {', '.join(allowed)}){hint}", *path))
 
     def lang(code: str, *path: str) -> None:
         if code not in languages:
@@ -347,6 +350,8 @@ def _check_names(loaded: LoadedGates, run: RunData, warnings: list[str]) -> None
             for name in rules:
                 if name != "default":
                     known(name, labels, "regressions", "languages", code, name)
+    if errors:
+        raise errors[0] if len(errors) == 1 else SuiteErrors(errors)
 
 
 # --- entry point ---------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -56,9 +58,23 @@ def parse_options(name: str, options: dict[str, Any]) -> Options:
         return options_type.model_validate(options)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+        # A union's branch tags (``literal['last_number']``, ``RegexExtract``) are pydantic's, not the suite's.
+        loc = [str(p) for p in err["loc"] if isinstance(p, int) or (p.isidentifier() and not p[:1].isupper())]
+        where = ".".join(loc)
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown option {loc[-1]!r}" + _did_you_mean(loc[-1], list(options_type.model_fields))
+        else:
+            msg = err["msg"]
+            if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+                expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+                hint = _did_you_mean(err["input"], expected)
+                msg = f"unknown value {err['input']!r}{hint}" if hint else f"{msg} (got {err['input']!r})"
         raise ScorerOptionsError(where, msg) from None
+
+
+def _did_you_mean(value: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def build_scorer(name: str, options: dict[str, Any], language: str) -> Scorer:

@@ -1,0 +1,61 @@
+"""Terminal text shared by the commands: counts in words, the end-of-run score grid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evalkit.results import Summary
+
+MAX_PROBLEMS_SHOWN = 50  # more would scroll the first (often the cause of the rest) out of sight
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 case``, ``2 cases``, ``10 more problems``."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}es" if noun.endswith(("s", "x", "ch", "sh")) else f"{n} {noun}s"
+
+
+def summary_grid(summary: Summary, languages_order: Sequence[str] = (),
+                 variants_order: Sequence[str] = ()) -> list[str]:
+    """One small table per metric: prompt variants down, languages across, in the suite's order (the full
+    list, with intervals and counts, is in summary.json)."""
+    from evalkit.cli._common import safe_text
+
+    metrics: dict[str, dict[tuple[str, str], float | None]] = {}
+    variants: dict[str, None] = dict.fromkeys(variants_order)
+    languages: dict[str, None] = dict.fromkeys(languages_order)
+    for cell in summary.cells:
+        metrics.setdefault(cell.metric, {})[(cell.variant, cell.language)] = cell.value
+        variants[cell.variant] = None
+        languages[cell.language] = None
+    variants = {v: None for v in variants if any((v, c) in cells for cells in metrics.values() for c in languages)}
+    languages = {c: None for c in languages if any((v, c) in cells for cells in metrics.values() for v in variants)}
+    # Names come from the suite: shown escaped, and measured as shown.
+    metric_names = {m: safe_text(m) for m in metrics}
+    variant_names = {v: safe_text(v) for v in variants}
+    lang_names = {code: safe_text(code) for code in languages}
+    first = max([len(n) for n in metric_names.values()] + [2 + len(n) for n in variant_names.values()])
+    widths = {code: max(6, len(name)) for code, name in lang_names.items()}
+    lines = []
+    for metric, values in metrics.items():
+        header = metric_names[metric].ljust(first)
+        lines.append(header + "".join("  " + lang_names[c].rjust(widths[c]) for c in languages))
+        for variant in variants:
+            row = ("  " + variant_names[variant]).ljust(first)
+            for code in languages:
+                value = values.get((variant, code))
+                row += "  " + ("-" if value is None else f"{value:.1f}").rjust(widths[code])
+            lines.append(row)
+    return lines
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal evalkit's: Hugging Face ``datasets`` (and hub downloads) draw progress bars
+    on stderr when a suite loads its cases through them. A value the user set wins."""
+    import os
+
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -1,0 +1,25 @@
+"""``--languages`` and ``--prompts``: names matched to the suite's, forgiving case, suggesting on a typo."""
+
+from __future__ import annotations
+
+import difflib
+
+from evalkit.cli._common import split_list
+from evalkit.errors import UsageError
+
+
+def pick(option: str, value: str | None, available: list[str]) -> list[str] | None:
+    """The suite's spelling of each comma-separated name in ``value`` (``DE`` → ``de``); None for all."""
+    names = split_list(value)
+    if names is None:
+        return None
+    picked: list[str] = []
+    for name in names:
+        same = [a for a in available if a == name] or [a for a in available if a.casefold() == name.casefold()]
+        if len(same) == 1:
+            picked.append(same[0])
+            continue
+        close = difflib.get_close_matches(name, available, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"{option}: {name!r} is not in the suite (has {', '.join(available)}){hint}")
+    return picked
