@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from evalkit.errors import Location, SuiteError, UsageError
 from evalkit.languages import is_known
@@ -29,6 +30,12 @@ class Item:
     target_language: str
     messages: tuple[Message, ...]
     references: tuple[str, ...]
+    fields: dict[str, Any] = field(default_factory=dict)  # only the case fields custom scorers declare
+
+    @property
+    def scored_inputs(self) -> object:
+        """What the score cache keys on besides the output: the references, and any case fields scorers read."""
+        return [list(self.references), self.fields] if self.fields else self.references
 
 
 def item_id_for(case_id: str, language: str, variant: str, repeat: int) -> str:
@@ -105,10 +112,9 @@ class Planner:
         self.repeats = selection.repeats or spec.repeats
         self.limit = selection.limit
         self.shard = selection.shard
-        self.needs_references = any(
-            build_scorer(s.name, s.options, "en").needs_references
-            for s in spec.scorers
-        )
+        scorers = [build_scorer(s.name, s.options, "en") for s in spec.scorers]
+        self.needs_references = any(s.needs_references for s in scorers)
+        self.scorer_fields = sorted({f for s in scorers for f in getattr(s, "fields", ())})
 
     def target_language(self, variant: PromptVariant, name: str, ctx: dict[str, object], where: Location) -> str:
         if not variant.target_language:
@@ -145,10 +151,12 @@ class Planner:
                         f"case {case.id!r} has no reference {ref_path!r} for language {target!r}",
                         Location(case.where.file, case.where.line, case.where.column, ref_path),
                     )
+                fields = {k: case.fields[k] for k in self.scorer_fields if k in case.fields}
                 for repeat in range(self.repeats):
                     item_id = item_id_for(case.id, language, variant_name, repeat)
                     if self.shard is None or self.shard.contains(item_id):
-                        yield Item(item_id, case.id, language, variant_name, repeat, target, messages, refs or ())
+                        yield Item(item_id, case.id, language, variant_name, repeat, target, messages, refs or (),
+                                   fields)
 
     def iter_items(self) -> Iterator[Item]:
         seen: dict[str, str] = {}

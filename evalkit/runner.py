@@ -50,7 +50,7 @@ from evalkit.results import (
     summarize_run,
     write_json_atomic,
 )
-from evalkit.scoring._pool import ItemScorer, default_workers
+from evalkit.scoring._pool import SCORER_ERROR, ItemScorer, default_workers
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.validate import check_static
 
@@ -163,7 +163,8 @@ class Run:
         self.item_scorer: ItemScorer | None = None
         self._scoring_tasks: set[asyncio.Task[None]] = set()
         self._scoring_slots = asyncio.Semaphore(1024)  # items waiting to be scored, at most
-        self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}"
+        self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}" + "".join(
+            f", {r.plugin}" for r in self.records if r.plugin)  # a plugin's code: its edits change the key
         self.params = self.model.params.as_body()
         # What the manifest and the cache key call the endpoint ("local" for the embedded model).
         self.endpoint = self.model.base_url if self.model.resolved_provider == "openai" else "local"
@@ -256,7 +257,7 @@ class Run:
         keys = [self._response_key(item.messages, item.repeat) for item in batch]
         responses = cache.get_many(keys)
         skeys = [
-            self._score_key(item.target_language, responses[key].text, item.references) if key in responses else None
+            self._score_key(item.target_language, responses[key].text, item.scored_inputs) if key in responses else None
             for item, key in zip(batch, keys, strict=True)
         ]
         scores = cache.get_scores_many(k for k in skeys if k is not None)
@@ -344,6 +345,8 @@ class Run:
         result = self._answered(item, completion, error, attempts, cached)
         if result.error is None and completion is not None:
             result.scores, result.stats, result.details = await self._scores(item, completion.text, cache)
+            if (failed := result.details.pop(SCORER_ERROR, None)) is not None:  # a custom scorer raised
+                result.error = ErrorInfo(kind="scorer_error", message=failed["message"], attempts=attempts)
         return result
 
     async def _scores(self, item: Item, text: str, cache: ResponseCache | None) -> tuple[
@@ -352,11 +355,13 @@ class Run:
         assert self.item_scorer is not None
         key = None
         if cache is not None:
-            key = score_key(self.score_versions, self.scorer_defs, item.target_language, text, item.references)
+            key = score_key(self.score_versions, self.scorer_defs, item.target_language, text, item.scored_inputs)
             hit = cache.get_scores(key)
             if hit is not None:
                 return hit["scores"], hit["stats"], hit["details"]
-        scored = await self.item_scorer.ascore(item.target_language, text, item.references)
+        scored = await self.item_scorer.ascore(item.target_language, text, item.references, item.fields)
+        if scored.error is not None:  # never cached: a fixed plugin scores the item on the next run
+            return scored.scores, scored.stats, {**scored.details, SCORER_ERROR: {"message": scored.error}}
         if cache is not None and key is not None:
             cache.put_scores(key, {"scores": scored.scores, "stats": scored.stats, "details": scored.details})
         return scored.scores, scored.stats, scored.details

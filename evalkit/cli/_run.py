@@ -64,16 +64,20 @@ class _LineProgress:
 @click.option("--shard", help="Run slice K of N (e.g. 2/4) of the items, for CI matrices.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_PATH",
+              help="Import custom scorers from a module or .py/package path (repeatable; see docs/scorers.md).")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
             prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
-            allow_outside_paths: bool) -> int:
+            allow_outside_paths: bool, plugins: tuple[str, ...] = ()) -> int:
     """Run SUITE against a model and write results, summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
+    from evalkit.scoring import load_plugins
     from evalkit.suite import load_suite
 
+    load_plugins(plugins)  # before the suite is read: its scorers may come from them
     loaded = load_suite(suite, allow_outside_paths=allow_outside_paths)
     if provider == "local" and model and not model.startswith("local:"):
         model = f"local:{model}"
