@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,7 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv(_plugins.ENV_VAR, raising=False)
     before = set(sys.modules)
     yield
-    for name in set(sys.modules) - before:
-        if name.startswith(("evalkit_scorers_example", "myplugin", "evil")):
+    for name in set(sys.modules) - before:  # plugin modules a test imported from tmp_path or examples/
+        source = str(getattr(sys.modules[name], "__file__", "") or "")
+        if source.startswith((tempfile.gettempdir(), str(EXAMPLE))):
             del sys.modules[name]

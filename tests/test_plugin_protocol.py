@@ -166,3 +166,16 @@ def test_names_may_not_shadow_built_ins_or_each_other(tmp_path: Path) -> None:
 def test_a_function_with_an_unknown_required_parameter_is_refused() -> None:
     with pytest.raises(TypeError, match="unknown parameter 'case'"):
         evalkit.scorer(lambda output, case: 1.0)
+
+
+def test_a_scorer_class_that_fails_to_set_up_is_one_usage_error() -> None:
+    @evalkit.scorer()
+    class Broken(CustomScorer):
+        name = "broken"
+
+        def __init__(self, options: BaseModel | None, language: str) -> None:
+            raise FileNotFoundError("glossary.tsv")
+
+    with pytest.raises(UsageError, match=r"scorer 'broken' \(broken=.*\) could not be set up for de: "
+                                         r"FileNotFoundError: glossary.tsv"):
+        build_scorer("broken", {}, "de")

@@ -44,7 +44,8 @@ def _json_answers(request: dict[str, Any]) -> str:
 def test_a_plugin_named_with_its_path_scores_and_flows_into_summary_compare_and_gate(
         tmp_path: Path, server: FakeOpenAIServer) -> None:
     suite = plugin_suite(tmp_path, server.base_url, EXAMPLE_SCORERS)
-    assert run_cli("run", suite, "--out", tmp_path / "base", "--plugin", EXAMPLE_PACKAGE, "--no-report") == 0
+    assert run_cli("run", suite, "--out", tmp_path / "base", "--plugin", EXAMPLE_PACKAGE) == 0
+    assert "glossary_kept" in (tmp_path / "base" / "report.html").read_text(encoding="utf-8")
     base = _results(tmp_path / "base")
     assert base["c2"]["scores"] == {"chrf": pytest.approx(100.0), "json_valid": 0.0, "length_ratio": 1.0,
                                     "glossary_kept": 0.5}
@@ -81,6 +82,8 @@ def test_a_plugin_named_with_its_path_scores_and_flows_into_summary_compare_and_
                      "    length_ratio: {min: 10}\n", encoding="utf-8")
     junit = tmp_path / "gate.xml"
     assert run_cli("gate", tmp_path / "cand", "--gates", gates, "--junit", junit) == 1
+    assert run_cli("compare", tmp_path / "base", tmp_path / "cand", "--out", tmp_path / "compare.html") == 0
+    assert "length_ratio" in (tmp_path / "compare.html").read_text(encoding="utf-8")
     xml = junit.read_text(encoding="utf-8")
     assert "json_valid" in xml and "length_ratio" in xml
 

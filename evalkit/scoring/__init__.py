@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evalkit.errors import UsageError
 from evalkit.scoring._base import ItemScore, Options, Scorer
 from evalkit.scoring._custom import (
     CustomAdapter,
@@ -116,7 +117,12 @@ def _build_custom(name: str, options: dict[str, Any], language: str) -> Scorer:
         label, parsed = parse_custom_options(definition, options)
     except (ValidationError, ValueError) as exc:
         raise ScorerOptionsError(*options_error(exc)) from None
-    return CustomAdapter(definition, parsed, label, language)
+    try:
+        return CustomAdapter(definition, parsed, label, language)
+    except Exception as exc:  # a CustomScorer's __init__ is the plugin's code
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"scorer {name!r} ({definition.identity}) could not be set up for {language}: {detail}") from None
 
 
 def recorded_scorer(name: str, options: dict[str, Any], language: str, aggregate: str | None = None) -> Scorer:
