@@ -218,6 +218,8 @@ class Run:
             planned_manifest.model.params,
         ):
             mismatches.append("model, endpoint or parameters differ")
+        if [r.plugin for r in old.scorers] != [r.plugin for r in planned_manifest.scorers]:
+            mismatches.append("a plugin scorer's code changed")  # one run, one version of each scorer
         if mismatches:
             raise UsageError(
                 f"{self.out} holds a run that cannot be resumed with these settings ({'; '.join(mismatches)}); "

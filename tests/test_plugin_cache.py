@@ -57,7 +57,7 @@ def test_editing_a_plugin_changes_the_score_cache_key(tmp_path: Path, server: Fa
     assert len(server.requests) == requests
 
 
-def test_a_failing_scorer_is_a_per_item_error_and_a_fixed_plugin_scores_it_on_resume(
+def test_a_failing_scorer_is_a_per_item_error_and_a_fixed_plugin_rescores_from_the_cache(
         tmp_path: Path, server: FakeOpenAIServer) -> None:
     plugin = tmp_path / "myplugin.py"
     suite = plugin_suite(tmp_path, server.base_url, "- mine\n- exact_match")
@@ -75,11 +75,19 @@ def test_a_failing_scorer_is_a_per_item_error_and_a_fixed_plugin_scores_it_on_re
     assert mine["n"] == 2  # the failed item is not a zero
     assert summary["errors"][0]["by_kind"] == {"scorer_error": 1}
 
+    # Resuming retries the failed item: with the same plugin it fails again (the failure was not cached) ...
+    proc = run_subprocess("run", suite, "--out", tmp_path / "run", "--no-report", "--plugin", plugin)
+    # (1 failed of the 1 item retried: above the error-rate limit, exit 3, as for a request that keeps failing)
+    assert proc.returncode == 3 and "scorer_error 1" in proc.stderr + proc.stdout
+    # ... and one run is scored by one version of each scorer: an edited plugin needs a new run directory,
+    # where every item is scored again while the answers all come from the cache.
     _write_plugin(plugin, "return 1.0")
     requests = len(server.requests)
-    _run(suite, tmp_path / "run", "--plugin", plugin)  # resume: only the failed item, from the response cache
-    rows = _results(tmp_path / "run")
-    assert rows["c2"]["error"] is None and rows["c2"]["scores"]["mine"] == 1.0
+    proc = run_subprocess("run", suite, "--out", tmp_path / "run", "--no-report", "--plugin", plugin)
+    assert proc.returncode == 2 and "(a plugin scorer's code changed); choose a new --out directory" in proc.stderr
+    _run(suite, tmp_path / "fixed", "--plugin", plugin)
+    rows = _results(tmp_path / "fixed")
+    assert all(r["error"] is None and r["cached"] and r["scores"]["mine"] == 1.0 for r in rows.values())
     assert len(server.requests) == requests
 
 
