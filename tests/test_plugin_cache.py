@@ -136,3 +136,34 @@ def test_a_scoring_worker_process_loads_the_plugins_named_on_the_command_line() 
         assert pooled.pooled  # the worker scored its chunks (a broken worker falls back to in-process)
     finally:
         pooled.close()
+
+
+RATIO_PLUGIN = """\
+import evalkit
+
+def ratio(summed):
+    return 100.0 * summed[0] / summed[1]
+
+@evalkit.scorer(aggregate=ratio, references=True)
+def kept_chars(output, references):
+    ref = references[0]
+    kept = sum(1 for ch in ref if ch in output)
+    return evalkit.Score(kept / len(ref), stats=[kept, len(ref)])
+"""
+
+
+def test_a_custom_aggregate_needs_its_plugin_to_gate_and_says_so(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    plugin = tmp_path / "ratio_plugin.py"
+    plugin.write_text(RATIO_PLUGIN, encoding="utf-8")
+    suite = plugin_suite(tmp_path, server.base_url, "- kept_chars")
+    _run(suite, tmp_path / "run", "--plugin", plugin)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["cells"][0]["metric"] == "kept_chars" and summary["cells"][0]["value"] == pytest.approx(100.0)
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("gates:\n  min_items: 1\n  thresholds:\n    kept_chars: {min: 50}\n", encoding="utf-8")
+    proc = run_subprocess("gate", tmp_path / "run", "--gates", gates)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "unknown scorer (got 'kept_chars')" in proc.stderr
+    assert "EVALKIT_PLUGINS" in proc.stderr
+    proc = run_subprocess("gate", tmp_path / "run", "--gates", gates, env={"EVALKIT_PLUGINS": str(plugin)})
+    assert proc.returncode == 0, proc.stderr

@@ -73,15 +73,13 @@ class ScorerOptionsError(ValueError):
         self.message = message
 
 
-class UnknownScorer(KeyError):
-    """A suite names a scorer that is neither built in nor provided by an enabled plugin."""
+class UnknownScorer(UsageError):
+    """A scorer that is neither built in nor provided by an enabled plugin (a suite's, or a run's
+    custom-aggregated scorer when compare, gate or report run without its plugin)."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.message = not_registered(name)
-
-    def __str__(self) -> str:
-        return self.message
+        super().__init__(not_registered(name))
+        self.name = name
 
 
 def is_registered(name: str) -> bool:
