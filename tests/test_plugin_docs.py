@@ -61,3 +61,8 @@ def test_the_quoted_error_line_is_what_evalkit_prints(tmp_path: Path, capsys: py
 def test_the_example_package_declares_the_entry_points_the_doc_shows() -> None:
     toml = _blocks("toml")[0]
     assert toml in (EXAMPLE / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_the_example_suite_validates_with_the_example_plugin() -> None:
+    suite = EXAMPLE / "example-suite.yaml"
+    assert run_cli("validate", suite, "--plugin", EXAMPLE / "evalkit_scorers_example") == 0
