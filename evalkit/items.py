@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from evalkit.errors import Location, SuiteError, UsageError
 from evalkit.languages import is_known
@@ -30,6 +31,12 @@ class Item:
     messages: tuple[Message, ...]
     references: tuple[str, ...]
     seed: int | None = None  # sent with the request: ``repeat_seed(suite seed, repeat)``
+    fields: dict[str, Any] = field(default_factory=dict)  # only the case fields custom scorers declare
+
+    @property
+    def scored_inputs(self) -> object:
+        """What the score cache keys on besides the output: the references, and any case fields scorers read."""
+        return [list(self.references), self.fields] if self.fields else self.references
 
 
 def repeat_seed(seed: int | None, repeat: int) -> int | None:
@@ -117,10 +124,9 @@ class Planner:
         self.seeds = [repeat_seed(spec.model.params.seed, r) for r in range(self.repeats)]
         self.limit = selection.limit
         self.shard = selection.shard
-        self.needs_references = any(
-            build_scorer(s.name, s.options, "en").needs_references
-            for s in spec.scorers
-        )
+        scorers = [build_scorer(s.name, s.options, "en") for s in spec.scorers]
+        self.needs_references = any(s.needs_references for s in scorers)
+        self.scorer_fields = sorted({f for s in scorers for f in getattr(s, "fields", ())})
 
     def target_language(self, variant: PromptVariant, name: str, ctx: dict[str, object], where: Location) -> str:
         if not variant.target_language:
@@ -157,11 +163,12 @@ class Planner:
                         f"case {case.id!r} has no reference {ref_path!r} for language {target!r}",
                         Location(case.where.file, case.where.line, case.where.column, ref_path),
                     )
+                fields = {k: case.fields[k] for k in self.scorer_fields if k in case.fields}
                 for repeat in range(self.repeats):
                     item_id = item_id_for(case.id, language, variant_name, repeat)
                     if self.shard is None or self.shard.contains(item_id):
                         yield Item(item_id, case.id, language, variant_name, repeat, target, messages, refs or (),
-                                   self.seeds[repeat])
+                                   self.seeds[repeat], fields)
 
     def iter_items(self) -> Iterator[Item]:
         seen: dict[str, str] = {}

@@ -11,6 +11,7 @@ EXPECTED = {
     "__version__",
     "EvalkitError", "GateFailed", "Item", "ItemResult", "LoadedSuite", "Planner", "RunAborted", "RunManifest",
     "RunOptions", "RunOutcome", "Selection", "Suite", "SuiteError", "Summary", "build_scorer", "iter_results",
+    "CustomScorer", "Score", "scorer",
     "load_suite", "normalize", "read_manifest", "read_summary", "run", "run_async", "summarize", "validate_suite",
     "compare_runs", "run_gate",
 }

@@ -82,21 +82,25 @@ class _LineProgress:
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
 @click.option("--max-response-bytes", type=click.IntRange(1024), envvar="EVALKIT_MAX_RESPONSE_BYTES",
               help="Largest reply body read, decompressed (default 8 MiB; env EVALKIT_MAX_RESPONSE_BYTES).")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_PATH",
+              help="Import custom scorers from a module or .py/package path (repeatable; see docs/scorers.md).")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_retry_wait: float | None, max_error_rate: float | None, no_cache: bool, cache_path: Path | None,
             languages: str | None, prompts: str | None, limit: int | None, repeat: int | None, shard: str | None,
             no_report: bool, allow_outside_paths: bool, max_response_bytes: int | None,
-            params: tuple[str, ...] = (), max_tokens: int | None = None) -> int:
+            params: tuple[str, ...] = (), max_tokens: int | None = None, plugins: tuple[str, ...] = ()) -> int:
     """Run SUITE (a file, or a built-in suite's name: see `evalkit suites`) against a model and write results,
     summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
+    from evalkit.scoring import load_plugins
     from evalkit.suite import load_suite
     from evalkit.suites import resolve_suite
 
     quiet_libraries()
 
+    load_plugins(plugins)  # before the suite is read: its scorers may come from them
     loaded = load_suite(resolve_suite(suite), allow_outside_paths=allow_outside_paths)
     apply_params(loaded, params, max_tokens)
     if max_response_bytes is not None:  # the person running evalkit may raise the cap; a suite may not

@@ -15,16 +15,21 @@ from evalkit.cli._format import MAX_PROBLEMS_SHOWN, plural, quiet_libraries
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
 @click.option("--base-url", help="The endpoint `evalkit run` will use (a suite may not send the key elsewhere).")
 @click.option("--api-key-env", help="The variable `evalkit run` will read the API key from.")
-def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str | None, api_key_env: str | None) -> int:
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_PATH",
+              help="Import custom scorers from a module or .py/package path (repeatable; see docs/scorers.md).")
+def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str | None, api_key_env: str | None,
+            plugins: tuple[str, ...] = ()) -> int:
     """Check suites (files, or built-in suites' names) without calling a model: schema, files, templates,
     languages, scorers, references.
 
     Every problem is printed as file:line:col: field: message. Exit 0 when valid, 2 otherwise.
     """
     from evalkit.config import check_suite_choices
+    from evalkit.scoring import load_plugins
     from evalkit.validate import validate_suite
 
     quiet_libraries()
+    load_plugins(plugins)
 
     status = 0
     for path in suites:

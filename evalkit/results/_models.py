@@ -73,6 +73,8 @@ class ScorerRecord(_Model):
     options: dict[str, Any] = {}
     kind: Literal["corpus", "binary"]
     higher_is_better: bool = True
+    plugin: str | None = None  # a custom scorer: name=module:function [version] sha256:source-hash
+    aggregate: Literal["mean", "custom"] | None = None  # "mean": aggregated without the plugin's code
 
 
 class SuiteRecord(_Model):

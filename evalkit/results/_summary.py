@@ -17,7 +17,7 @@ from evalkit.results._models import (
     ScorerRecord,
     Summary,
 )
-from evalkit.scoring import Scorer, build_scorer
+from evalkit.scoring import Scorer, build_scorer, recorded_scorer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,7 +45,8 @@ def scorer_record(name: str, options: dict[str, Any], language: str) -> ScorerRe
     """What the manifest stores about a scorer: enough to rebuild it (see ``ScorerBook``)."""
     scorer = build_scorer(name, options, language)
     return ScorerRecord(name=name, label=scorer.label, options=options, kind=scorer.kind,
-                        higher_is_better=scorer.higher_is_better)
+                        higher_is_better=scorer.higher_is_better, plugin=getattr(scorer, "plugin", None),
+                        aggregate=getattr(scorer, "aggregate_name", None))
 
 
 def sacrebleu_version() -> str:
@@ -65,7 +66,7 @@ class ScorerBook:
         key = (label, language)
         if key not in self._cache:
             rec = self.records[label]
-            self._cache[key] = build_scorer(rec.name, rec.options, language)
+            self._cache[key] = recorded_scorer(rec.name, rec.options, language, rec.aggregate)
         return self._cache[key]
 
     def score_fn(self, label: str, language: str) -> ScoreFn:

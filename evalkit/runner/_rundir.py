@@ -123,6 +123,8 @@ def check_resumable(run_dir: Path, new: RunManifest) -> RunManifest | None:
     if (old.model.name, old.model.base_url, old.model.params) != (new.model.name, new.model.base_url,
                                                                   new.model.params):
         mismatches.append("model, endpoint or parameters differ")
+    if [r.plugin for r in old.scorers] != [r.plugin for r in new.scorers]:
+        mismatches.append("a plugin scorer's code changed")  # one run, one version of each scorer
     if mismatches:
         raise UsageError(
             f"{run_dir} holds a run that cannot be resumed with these settings ({'; '.join(mismatches)}); "

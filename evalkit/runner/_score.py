@@ -16,7 +16,7 @@ from evalkit.errors import ProviderError
 from evalkit.items import Item
 from evalkit.providers import Completion
 from evalkit.results import ErrorInfo, ItemResult, ScorerRecord, UsageInfo, sacrebleu_version
-from evalkit.scoring._pool import ItemScorer, default_workers
+from evalkit.scoring._pool import SCORER_ERROR, ItemScorer, default_workers
 
 Scores = tuple[dict[str, float | None], dict[str, list[float]], dict[str, dict[str, Any]]]
 
@@ -26,7 +26,8 @@ class ItemScoring:
 
     def __init__(self, records: list[ScorerRecord], run_key: str) -> None:
         self.scorer_defs = [(r.label, r.name, r.options) for r in records]
-        self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}"
+        self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}" + "".join(
+            f", {r.plugin}" for r in records if r.plugin)  # a plugin's code: its edits change the key
         self.run_key = run_key
         self.item_scorer: ItemScorer | None = None
 
@@ -84,17 +85,21 @@ class ItemScoring:
         result = self.answered(item, completion, error, attempts, cached)
         if result.error is None and completion is not None:
             result.scores, result.stats, result.details = await self._scores(item, completion.text, cache)
+            if (failed := result.details.pop(SCORER_ERROR, None)) is not None:  # a custom scorer raised
+                result.error = ErrorInfo(kind="scorer_error", message=failed["message"], attempts=attempts)
         return result
 
     async def _scores(self, item: Item, text: str, cache: ResponseCache | None) -> Scores:
         assert self.item_scorer is not None
         key = None
         if cache is not None:
-            key = self.score_key(item.target_language, text, item.references)
+            key = self.score_key(item.target_language, text, item.scored_inputs)
             hit = cache.get_scores(key)
             if hit is not None:
                 return hit["scores"], hit["stats"], hit["details"]
-        scored = await self.item_scorer.ascore(item.target_language, text, item.references)
+        scored = await self.item_scorer.ascore(item.target_language, text, item.references, item.fields)
+        if scored.error is not None:  # never cached: a fixed plugin scores the item on the next run
+            return scored.scores, scored.stats, {**scored.details, SCORER_ERROR: {"message": scored.error}}
         if cache is not None and key is not None:
             cache.put_scores(key, {"scores": scored.scores, "stats": scored.stats, "details": scored.details})
         return scored.scores, scored.stats, scored.details

@@ -85,7 +85,7 @@ def _serve_batch(batch: list[Item], cache: ResponseCache, requests: Requests,
     keys = [requests.key(item) for item in batch]
     responses = cache.get_many(keys)
     skeys = [
-        score_key(item.target_language, responses[key].text, item.references) if key in responses else None
+        score_key(item.target_language, responses[key].text, item.scored_inputs) if key in responses else None
         for item, key in zip(batch, keys, strict=True)
     ]
     scores = cache.get_scores_many(k for k in skeys if k is not None)

@@ -9,7 +9,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evalkit.errors import UsageError
 from evalkit.scoring._base import ItemScore, Options, Scorer
+from evalkit.scoring._custom import (
+    CustomAdapter,
+    CustomScorer,
+    RecordedMean,
+    Score,
+    options_error,
+    parse_custom_options,
+)
 from evalkit.scoring._language import LanguageOptions, LanguageScorer
 from evalkit.scoring._match import (
     ContainsOptions,
@@ -20,6 +29,16 @@ from evalkit.scoring._match import (
     RegexScorer,
 )
 from evalkit.scoring._normalize import normalize
+from evalkit.scoring._plugins import (
+    ENTRY_POINT_GROUP,
+    ENV_VAR,
+    load_plugin,
+    load_plugins,
+    loaded_plugins,
+    lookup,
+    not_registered,
+    scorer,
+)
 from evalkit.scoring._sacre import (
     BleuOptions,
     BleuScorer,
@@ -30,7 +49,11 @@ from evalkit.scoring._sacre import (
     default_tokenizer,
 )
 
-__all__ = ["REGISTRY", "ItemScore", "Scorer", "ScorerOptionsError", "build_scorer", "default_tokenizer", "normalize"]
+__all__ = [
+    "ENTRY_POINT_GROUP", "ENV_VAR", "REGISTRY", "CustomScorer", "ItemScore", "Score", "Scorer", "ScorerOptionsError",
+    "UnknownScorer", "build_scorer", "default_tokenizer", "is_registered", "load_plugin", "load_plugins",
+    "loaded_plugins", "normalize", "recorded_scorer", "scorer",
+]
 
 Factory = Callable[[Any, str], Scorer]
 
@@ -50,6 +73,20 @@ class ScorerOptionsError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class UnknownScorer(UsageError):
+    """A scorer that is neither built in nor provided by an enabled plugin (a suite's, or a run's
+    custom-aggregated scorer when compare, gate or report run without its plugin)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(not_registered(name))
+        self.name = name
+
+
+def is_registered(name: str) -> bool:
+    """Built in, or provided by an enabled plugin (may import an installed entry point's module)."""
+    return name in REGISTRY or lookup(name) is not None
 
 
 def parse_options(name: str, options: dict[str, Any]) -> Options:
@@ -79,6 +116,31 @@ def _did_you_mean(value: str, choices: list[str]) -> str:
 
 def build_scorer(name: str, options: dict[str, Any], language: str) -> Scorer:
     """A scorer for ``name`` with ``options``, for outputs in ``language`` (the target language)."""
+    if name not in REGISTRY:
+        return _build_custom(name, options, language)
     parsed = parse_options(name, options)
     _, factory = REGISTRY[name]
     return factory(parsed, language)
+
+
+def _build_custom(name: str, options: dict[str, Any], language: str) -> Scorer:
+    definition = lookup(name)
+    if definition is None:
+        raise UnknownScorer(name)
+    try:
+        label, parsed = parse_custom_options(definition, options)
+    except (ValidationError, ValueError) as exc:
+        raise ScorerOptionsError(*options_error(exc)) from None
+    try:
+        return CustomAdapter(definition, parsed, label, language)
+    except Exception as exc:  # a CustomScorer's __init__ is the plugin's code
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"scorer {name!r} ({definition.identity}) could not be set up for {language}: {detail}") from None
+
+
+def recorded_scorer(name: str, options: dict[str, Any], language: str, aggregate: str | None = None) -> Scorer:
+    """The scorer a manifest records: a mean-aggregated custom scorer needs no plugin to aggregate its values."""
+    if aggregate == "mean" and name not in REGISTRY:
+        return RecordedMean(str(options.get("label") or name))
+    return build_scorer(name, options, language)

@@ -17,6 +17,7 @@ class ItemScore:
     value: float | None  # None: the check does not apply to this item
     stats: list[float] | None = None  # corpus metrics: sufficient statistics of this segment
     details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # a custom scorer failed on this item (recorded as a ``scorer_error``)
 
 
 class Scorer(Protocol):

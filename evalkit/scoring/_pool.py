@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evalkit.scoring._base import Scorer
+from evalkit.scoring._custom import CustomAdapter
+from evalkit.scoring._plugins import loaded_plugins
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -32,10 +34,18 @@ class ScoredItem:
     scores: dict[str, float | None] = field(default_factory=dict)
     stats: dict[str, list[float]] = field(default_factory=dict)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None  # a custom scorer failed on this item: "scorer 'name': what happened"
 
 
-# (target language, output, references): one segment to score.
-Segment = tuple[str, str, tuple[str, ...]]
+# Key of ``ScoredItem.details`` under which the runner is handed a custom scorer's failure (no label can be it).
+SCORER_ERROR = "\0scorer_error"
+
+# (target language, output, references, case fields custom scorers declared): one segment to score.
+Segment = tuple[str, str, tuple[str, ...], dict[str, Any]]
+
+
+def _fields(segment: Segment) -> dict[str, Any]:
+    return segment[3] if len(segment) > 3 else {}  # (language, output, references) from older callers
 
 
 class _Book:
@@ -51,14 +61,15 @@ class _Book:
             scorer = self._cache[(label, target_language)] = build_scorer(name, options, target_language)
         return scorer
 
-    def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
-        return self.score_many([(target_language, text, tuple(references))])[0]
+    def score(self, target_language: str, text: str, references: Sequence[str],
+              fields: dict[str, Any] | None = None) -> ScoredItem:
+        return self.score_many([(target_language, text, tuple(references), fields or {})])[0]
 
     def score_many(self, segments: Sequence[Segment]) -> list[ScoredItem]:
         """Each segment scored as ``score`` would; a scorer sees all segments of a language at once."""
         out = [ScoredItem() for _ in segments]
         by_language: dict[str, list[int]] = {}
-        for i, (language, _, _) in enumerate(segments):
+        for i, (language, *_) in enumerate(segments):
             by_language.setdefault(language, []).append(i)
         for label, name, options in self.defs:
             for language, indices in by_language.items():
@@ -66,8 +77,14 @@ class _Book:
                 todo = [i for i in indices if segments[i][2] or not scorer.needs_references]
                 if not todo:
                     continue
-                scores = scorer.score_many([segments[i][1] for i in todo], [segments[i][2] for i in todo])
+                if isinstance(scorer, CustomAdapter):
+                    scores = [scorer.score_item(segments[i][1], segments[i][2], _fields(segments[i])) for i in todo]
+                else:
+                    scores = scorer.score_many([segments[i][1] for i in todo], [segments[i][2] for i in todo])
                 for i, s in zip(todo, scores, strict=True):
+                    if s.error is not None:
+                        out[i].error = out[i].error or s.error
+                        continue
                     out[i].scores[label] = s.value
                     if s.stats is not None:
                         out[i].stats[label] = s.stats
@@ -99,9 +116,12 @@ def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
     os._exit(0)
 
 
-def _init_worker(defs: list[ScorerDef], parent: int) -> None:
+def _init_worker(defs: list[ScorerDef], parent: int, plugins: Sequence[str] = ()) -> None:
     global _worker_book
     threading.Thread(target=_exit_with_parent, args=(parent,), name="evalkit-parent-watch", daemon=True).start()
+    from evalkit.scoring._plugins import load_plugins
+
+    load_plugins(plugins)  # the runner's --plugin modules: the worker rebuilds their scorers
     _worker_book = _Book(defs)
     if _needs_langid(defs):
         _warm_up()
@@ -123,6 +143,7 @@ class ItemScorer:
     def __init__(self, defs: Sequence[ScorerDef], workers: int = 0, max_batch: int = 256) -> None:
         self._book = _Book(defs)
         self._defs = list(defs)
+        self._plugins = loaded_plugins()
         self._workers = workers
         self._max_batch = max_batch
         self._pool: ProcessPoolExecutor | None = None
@@ -142,15 +163,16 @@ class ItemScorer:
 
             ctx = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self._workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(self._defs, os.getpid()))
+                                             initargs=(self._defs, os.getpid(), self._plugins))
         return self._pool
 
     @property
     def pooled(self) -> bool:
         return self._workers > 0
 
-    def score(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
-        return self._book.score(target_language, text, references)
+    def score(self, target_language: str, text: str, references: Sequence[str],
+              fields: dict[str, Any] | None = None) -> ScoredItem:
+        return self._book.score(target_language, text, references, fields)
 
     def score_many(self, segments: Sequence[Segment]) -> list[ScoredItem]:
         """Score a batch now. With workers, a large batch is cut into chunks that the workers take
@@ -183,10 +205,11 @@ class ItemScorer:
                     done[k] = self._book.score_many(chunk)
         return [item for chunk_scores in done for item in chunk_scores or ()]
 
-    async def ascore(self, target_language: str, text: str, references: Sequence[str]) -> ScoredItem:
+    async def ascore(self, target_language: str, text: str, references: Sequence[str],
+                     fields: dict[str, Any] | None = None) -> ScoredItem:
         # In-process too, items that finish together are scored as one batch (vectorised n-grams).
         future: asyncio.Future[ScoredItem] = asyncio.get_running_loop().create_future()
-        self._queue.append(((target_language, text, tuple(references)), future))
+        self._queue.append(((target_language, text, tuple(references), fields or {}), future))
         self._dispatch()
         return await future
 

@@ -112,8 +112,21 @@ SCORER_NAMES: tuple[str, ...] = ScorerName.__args__  # type: ignore[attr-defined
 
 
 class ScorerSpec(_Strict):
-    name: ScorerName
+    # A built-in scorer, or one an enabled plugin provides (--plugin, EVALKIT_PLUGINS, an installed
+    # package's "evalkit.scorers" entry point): naming a scorer never imports code by itself.
+    name: str
     options: dict[str, Any] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        if v in SCORER_NAMES:
+            return v
+        from evalkit.scoring import UnknownScorer, is_registered
+
+        if not is_registered(v):
+            raise ValueError(UnknownScorer(v).message)
+        return v
 
 
 class Suite(_Strict):
