@@ -1,0 +1,245 @@
+"""The pytest plugin (evalkit.pytest_plugin), driven by pytest's own ``pytester``.
+
+A baseline run is made against one test server answering perfectly; the candidate suite points at
+a second server that answers "Sorry" in Thai only: the planted regression must fail exactly Thai's
+checks, through collection, node ids, ``-k``, ``--lf``, JUnit output and a reused run directory.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import tomllib
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import run_cli, translator
+
+import evalkit.pytest_plugin._fixtures
+import evalkit.pytest_plugin._nodes
+import evalkit.runner  # noqa: F401  (see below)
+from evalkit.testing import FakeOpenAIServer
+
+# pytester's in-process runs drop the modules first imported inside them; an extension module
+# cannot be imported twice in one process, so everything the plugin uses is imported here first.
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _entry_point_installed() -> bool:
+    return any(ep.value == "evalkit.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
+# The shared venv may predate the entry point: load the plugin by name unless it is installed.
+PLUGIN = [] if _entry_point_installed() else ["-p", "evalkit.pytest_plugin"]
+
+SUITE = """\
+name: plug
+model:
+  name: test-model
+  base_url: {base_url}
+  params: {{temperature: 0, max_tokens: 32}}
+  max_attempts: 1
+languages: [de, zh, th]
+prompts:
+  plain:
+    user: "Translate into {{{{ language.name }}}}: {{{{ source }}}}"
+cases:
+  - {{id: c1, source: Good morning, reference: {{de: Guten Morgen, zh: 早上好, th: สวัสดีตอนเช้า}}}}
+  - {{id: c2, source: Thank you very much, reference: {{de: Vielen Dank, zh: 非常感谢, th: ขอบคุณมาก}}}}
+  - {{id: c3, source: The weather is nice today,
+     reference: {{de: Das Wetter ist heute schön, zh: 今天天气很好, th: วันนี้อากาศดี}}}}
+scorers: [bleu, {{chrf: {{plus: true}}}}, exact_match]
+gates:
+  min_items: 3
+  thresholds: {{chrf++: {{min: 50}}}}
+  regressions: {{default: {{max_drop: 5, require_significant: false}}}}
+"""
+
+METRICS = ["bleu", "chrf++", "exact_match"]
+
+
+def expected_ids(path: str, languages: list[str]) -> list[str]:
+    ids = [f"{path}::run"]
+    for lang in languages:
+        for metric in METRICS:
+            if metric == "chrf++":
+                ids.append(f"{path}::{lang}::{metric}::min")
+            ids.append(f"{path}::{lang}::{metric}::regression")
+    return ids
+
+
+def broken_thai(request: dict[str, Any]) -> str:
+    """The planted regression: a perfect translator, except into Thai."""
+    return "Sorry" if "into Thai" in request["messages"][-1]["content"] else translator(request)
+
+
+@dataclass
+class Project:
+    pytester: pytest.Pytester
+    suite: Path  # suites/plug.yaml, pointing at the candidate server
+    baseline: Path
+    candidate: FakeOpenAIServer
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest(*PLUGIN, *args)
+
+    def gate_args(self) -> list[str]:
+        return ["--evalkit", "suites/plug.yaml", "--evalkit-baseline", "base"]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, server: FakeOpenAIServer) -> Iterator[Project]:
+    with FakeOpenAIServer(broken_thai) as candidate:
+        (pytester.path / "suites").mkdir()
+        suite = pytester.path / "suites" / "plug.yaml"
+        suite.write_text(SUITE.format(base_url=candidate.base_url), encoding="utf-8")
+        base = pytester.path / "base"
+        assert run_cli("run", suite, "--out", base, "--base-url", server.base_url, "--no-report") == 0
+        yield Project(pytester, suite, base, candidate)
+
+
+def failed_ids(result: pytest.RunResult) -> list[str]:
+    return sorted(line.split()[1] for line in result.outlines if line.startswith("FAILED "))
+
+
+# --- registration and inertness ---------------------------------------------------------------
+
+
+def test_entry_point_is_declared_in_pyproject() -> None:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert data["project"]["entry-points"]["pytest11"] == {"evalkit": "evalkit.pytest_plugin"}
+
+
+def test_inert_unless_asked(pytester: pytest.Pytester) -> None:
+    """Loaded but not asked: suite files are not collected and no heavy evalkit module is imported."""
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    (pytester.path / "evalkit_suite.yaml").write_text(SUITE.format(base_url="http://127.0.0.1:9/v1"))
+    (pytester.path / "broken.yaml").write_text("name: [\n")
+    pytester.makeconftest(textwrap.dedent("""\
+        import sys
+        def pytest_sessionfinish(session):
+            heavy = sorted(m for m in ("evalkit.suite", "evalkit.gate", "evalkit.runner", "sacrebleu",
+                                       "evalkit.pytest_plugin._nodes") if m in sys.modules)
+            print("HEAVY:", ",".join(heavy) or "none")
+        """))
+    result = pytester.runpytest_subprocess(*PLUGIN, "-s")
+    result.assert_outcomes(passed=1)
+    assert "HEAVY: none" in result.stdout.str()
+    assert any("evalkit" in line for line in pytester.runpytest_subprocess(*PLUGIN, "--help").outlines)
+
+
+# --- collection ---------------------------------------------------------------------------------
+
+
+def test_collect_only_lists_one_item_per_check_and_runs_nothing(project: Project) -> None:
+    result = project.run(*project.gate_args(), "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == expected_ids("suites/plug.yaml", ["de", "zh", "th"])
+    assert project.candidate.count == 0
+
+
+def test_without_baseline_only_thresholds(project: Project) -> None:
+    result = project.run("--evalkit", "suites/plug.yaml", "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == ["suites/plug.yaml::run"] + [f"suites/plug.yaml::{lang}::chrf++::min" for lang in ("de", "zh", "th")]
+
+
+def test_several_prompt_variants_name_the_variant(project: Project) -> None:
+    text = project.suite.read_text().replace(
+        '  plain:\n', '  polite:\n    user: "Please translate into {{ language.name }}: {{ source }}"\n  plain:\n')
+    project.suite.write_text(text)
+    result = project.run("--evalkit", "suites/plug.yaml", "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert "suites/plug.yaml::th::chrf++::min[polite]" in ids
+    assert "suites/plug.yaml::th::chrf++::min[plain]" in ids
+    assert len(ids) == 1 + 3 * 2
+
+
+# --- the planted regression ---------------------------------------------------------------------
+
+
+def test_planted_regression_fails_exactly_its_language(project: Project) -> None:
+    result = project.run(*project.gate_args(), "-rf")
+    result.assert_outcomes(passed=9, failed=4)
+    assert failed_ids(result) == sorted(i for i in expected_ids("suites/plug.yaml", ["th"]) if "::th::" in i)
+    assert project.candidate.count == 9  # one run for 13 tests: 3 cases x 3 languages
+    out = result.stdout.str()
+    assert "gate FAILED: 4 of 12 checks failed (th 4 of 4; de, zh passed)" in out  # terminal summary
+
+
+def test_failure_shows_the_check_line_and_worst_regressed_items(project: Project) -> None:
+    result = project.run(*project.gate_args(), "-k", "th and chrf and regression")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "FAIL th chrf++ -100.0 vs baseline (100.0 → 0.0" in out
+    assert "worst regressed items (3 of 3):" in out
+    assert "input:     Translate into Thai: Thank you very much" in out
+    assert "baseline:  ขอบคุณมาก" in out
+    assert "candidate: Sorry" in out
+    assert "Traceback" not in out
+
+
+def test_threshold_failure_shows_lowest_items_with_reference(project: Project) -> None:
+    result = project.run(*project.gate_args(), "-k", "th and min")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "FAIL th chrf++ 0.0 < 50.0" in out
+    assert "answer:    Sorry" in out
+    assert "reference: สวัสดีตอนเช้า" in out
+
+
+def test_k_selects_one_language(project: Project) -> None:
+    result = project.run(*project.gate_args(), "-k", "th")
+    result.assert_outcomes(failed=4, deselected=9)
+    result = project.run(*project.gate_args(), "-k", "de or zh")
+    result.assert_outcomes(passed=8, deselected=5)
+
+
+def test_exitfirst_stops_at_the_first_failing_check(project: Project) -> None:
+    result = project.run(*project.gate_args(), "-x")
+    result.assert_outcomes(passed=9, failed=1)
+
+
+def test_last_failed_reruns_only_the_failing_checks(project: Project) -> None:
+    project.run(*project.gate_args())
+    result = project.run(*project.gate_args(), "--lf")
+    result.assert_outcomes(failed=4, deselected=9)
+
+
+def test_junit_xml_has_one_testcase_per_check(project: Project) -> None:
+    project.run(*project.gate_args(), "--junitxml=gate.xml")
+    cases = ET.parse(project.pytester.path / "gate.xml").getroot().iter("testcase")
+    by_name = {f"{c.get('classname')}::{c.get('name')}": c for c in cases}
+    assert len(by_name) == 13
+    failed = sorted(name for name, c in by_name.items() if c.find("failure") is not None)
+    assert failed == sorted(f"suites.plug.yaml.th.{m}::{leaf}" for m, leaf in
+                            [("bleu", "regression"), ("chrf++", "min"), ("chrf++", "regression"),
+                             ("exact_match", "regression")])
+    message = by_name["suites.plug.yaml.th.chrf++::min"].find("failure")
+    assert message is not None and "FAIL th chrf++ 0.0 < 50.0" in (message.get("message") or "")
+
+
+def test_a_finished_run_directory_is_reused(project: Project) -> None:
+    cand = project.pytester.path / "cand"
+    assert run_cli("run", project.suite, "--out", cand, "--no-report") == 0
+    project.candidate.reset()
+    result = project.run(*project.gate_args(), "--evalkit-run", "cand", "-rf")
+    result.assert_outcomes(passed=9, failed=4)
+    assert project.candidate.count == 0
+    assert all("::th::" in i for i in failed_ids(result))
+
+
+def test_out_directory_holds_the_run(project: Project) -> None:
+    result = project.run(*project.gate_args(), "--evalkit-out", "runs/pr")
+    result.assert_outcomes(passed=9, failed=4)
+    assert (project.pytester.path / "runs" / "pr" / "plug" / "report.html").is_file()
+    project.candidate.reset()
+    again = project.run(*project.gate_args(), "--evalkit-out", "runs/pr")  # resumes: nothing left to ask
+    again.assert_outcomes(passed=9, failed=4)
+    assert project.candidate.count == 0
