@@ -87,7 +87,8 @@ class Project:
     candidate: FakeOpenAIServer
 
     def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest(*PLUGIN, *args)
+        # The plugin module is imported by this test module already (see above): pytest's notice is noise.
+        return self.pytester.runpytest(*PLUGIN, "-W", "ignore::pytest.PytestAssertRewriteWarning", *args)
 
     def gate_args(self) -> list[str]:
         return ["--evalkit", "suites/plug.yaml", "--evalkit-baseline", "base"]
@@ -243,3 +244,95 @@ def test_out_directory_holds_the_run(project: Project) -> None:
     again = project.run(*project.gate_args(), "--evalkit-out", "runs/pr")  # resumes: nothing left to ask
     again.assert_outcomes(passed=9, failed=4)
     assert project.candidate.count == 0
+
+
+# --- bad input, insufficient data, a run that cannot complete -----------------------------------
+
+
+def test_a_bad_suite_is_one_clear_collection_error(project: Project) -> None:
+    bad = project.pytester.path / "suites" / "bad.yaml"
+    bad.write_text(project.suite.read_text().replace("languages:", "langauges:"), encoding="utf-8")
+    result = project.run("--evalkit", "suites/bad.yaml")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "ERROR collecting suites/bad.yaml" in out
+    assert any(line.startswith("suites/bad.yaml:7:1: ") and "langauges" in line for line in result.outlines), out
+    assert "Traceback" not in out and "raise " not in out
+
+
+def test_a_bad_gates_file_and_a_missing_baseline_are_collection_errors(project: Project) -> None:
+    (project.pytester.path / "gates.yaml").write_text("gates:\n  min_itmes: 3\n")
+    result = project.run("--evalkit", "suites/plug.yaml", "--evalkit-gates", "gates.yaml")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert any(line.startswith("gates.yaml:2:3: ") and "min_items" in line for line in result.outlines)
+    result = project.run("--evalkit", "suites/plug.yaml", "--evalkit-baseline", "nowhere")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert any("--evalkit-baseline" in line and "no evalkit run there" in line for line in result.outlines)
+    assert project.candidate.count == 0
+
+
+def test_insufficient_data_fails_never_skips(project: Project) -> None:
+    (project.pytester.path / "gates.yaml").write_text("gates:\n  min_items: 5\n  thresholds: {chrf++: {min: 10}}\n")
+    result = project.run("--evalkit", "suites/plug.yaml", "--evalkit-gates", "gates.yaml", "-rf")
+    result.assert_outcomes(passed=1, failed=3)
+    assert "FAIL th chrf++: insufficient data (3 items < min_items 5)" in result.stdout.str()
+    (project.pytester.path / "gates.yaml").write_text(
+        "gates:\n  min_items: 5\n  on_insufficient: warn\n  thresholds: {chrf++: {min: 10}}\n")
+    result = project.run("--evalkit", "suites/plug.yaml", "--evalkit-gates", "gates.yaml")
+    result.assert_outcomes(passed=4, warnings=3)
+    assert "WARN th chrf++: insufficient data (3 items < min_items 5)" in result.stdout.str()
+
+
+def test_a_run_that_cannot_complete_fails_every_check_with_its_reason(project: Project) -> None:
+    project.candidate.api_key = "a-key-the-run-does-not-have"
+    result = project.run(*project.gate_args())
+    result.assert_outcomes(failed=13)
+    out = result.stdout.str()
+    assert "401" in out
+    assert "not checked: the evalkit run of suites/plug.yaml failed (suites/plug.yaml::run)" in out
+    assert "Traceback" not in out
+
+
+# --- ini settings and opting in to suite files in the test paths ---------------------------------
+
+
+def test_ini_settings_and_the_opt_in_pattern(project: Project) -> None:
+    tests = project.pytester.path / "tests"
+    tests.mkdir()
+    project.suite.rename(tests / "evalkit_plug.yaml")
+    (tests / "fixture.yaml").write_text("not: [a suite\n")  # not matching the pattern: never read
+    (tests / "test_unit.py").write_text("def test_unit():\n    pass\n")
+    project.pytester.makeini("[pytest]\ntestpaths = tests\nevalkit_suite_files = evalkit_*.yaml\n"
+                             "evalkit_baseline = base\n")
+    result = project.run("-rf")
+    result.assert_outcomes(passed=10, failed=4)
+    assert all(i.startswith("tests/evalkit_plug.yaml::th::") for i in failed_ids(result))
+
+
+def test_ini_suites_list(project: Project) -> None:
+    project.pytester.makeini("[pytest]\nevalkit_suites =\n    suites/plug.yaml\nevalkit_baseline = base\n")
+    result = project.run("--collect-only", "-q")
+    assert [line for line in result.outlines if "::" in line] == expected_ids("suites/plug.yaml", ["de", "zh", "th"])
+
+
+# --- fixtures for users' own tests -----------------------------------------------------------------
+
+
+def test_fixtures_run_a_suite_and_load_a_run(project: Project) -> None:
+    project.pytester.makepyfile(test_mine=textwrap.dedent("""\
+        import pytest
+
+        def test_german(evalkit_server, evalkit_run):
+            evalkit_server.set_responder(lambda request: "Guten Morgen")
+            run = evalkit_run("suites/plug.yaml", base_url=evalkit_server.base_url, languages=["de"])
+            assert run.score("exact_match", "de") == pytest.approx(100 / 3)
+            assert 0 < run.score("chrf++", "de") < 100
+            assert len(evalkit_server.chat_requests) == 3
+            again = evalkit_run(run.path)
+            assert again.manifest.counts.planned == 3
+            verdict = again.gate(baseline=evalkit_run("base"))
+            assert not verdict.passed
+            assert "FAIL de exact_match -66.7 pts vs baseline" in "\\n".join(verdict.lines())
+        """))
+    result = project.run("test_mine.py")
+    result.assert_outcomes(passed=1)

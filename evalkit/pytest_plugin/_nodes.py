@@ -108,11 +108,16 @@ class _GateItem(pytest.Item):
         return self.path, None, self.nodeid
 
 
-def _verdict(check: Check, result: GateResult, show: int) -> None:
+def _warn(item: pytest.Item, message: str) -> None:
+    """A warning attributed to the suite file (pytest's summary shows where it comes from)."""
+    warnings.warn_explicit(EvalkitWarning(message), EvalkitWarning, str(item.path), 1)
+
+
+def _verdict(item: pytest.Item, check: Check, result: GateResult, show: int) -> None:
     if not check.passed:
         raise CheckFailed(explain(check, result, show))
     if check.status == "insufficient":
-        warnings.warn(EvalkitWarning(f"WARN {check.message}"), stacklevel=1)
+        _warn(item, f"WARN {check.message}")
 
 
 class RunItem(_GateItem):
@@ -122,7 +127,7 @@ class RunItem(_GateItem):
         session = self.suite_session()
         result = self.gate()
         for w in result.warnings:
-            warnings.warn(EvalkitWarning(w), stacklevel=1)
+            _warn(self, f"WARN {w}")
         planned = {c.key() for c in session.plan.checks}
         extra = [c for c in result.checks if c.language == RUN_LANGUAGE
                  or (c.kind, c.language, c.variant or "", c.metric) not in planned]
@@ -146,4 +151,4 @@ class CheckItem(_GateItem):
         if check is None:
             raise CheckFailed(f"FAIL {self.planned.language} {self.planned.metric}: the gate made no "
                               f"{self.planned.kind} check for it (no scored items?)\nrun: {result.run.path}")
-        _verdict(check, result, self.suite_session().settings.show)
+        _verdict(self, check, result, self.suite_session().settings.show)

@@ -65,9 +65,17 @@ def find_run(root: Path, stem: str, what: str) -> Path:
     raise ResultsError(f"{what} {root}: no evalkit run there (no {MANIFEST} in it or in {root / stem})")
 
 
+def _shown(path: Path) -> Path:
+    """``path`` relative to the current directory when it is below it (as messages name files)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def suite_gates(suite: LoadedSuite, gates_file: Path | None) -> LoadedGates:
     if gates_file is not None:
-        return load_gates(gates_file)
+        return load_gates(_shown(gates_file))
     if suite.spec.gates is not None:
         return parse_gates(suite.spec.gates, suite.positioned, ("gates",), f"{suite.display} (gates:)")
     return LoadedGates(GateSpec(), NO_GATES)
