@@ -7,6 +7,7 @@ checks, through collection, node ids, ``-k``, ``--lf``, JUnit output and a reuse
 
 from __future__ import annotations
 
+import re
 import textwrap
 import tomllib
 import xml.etree.ElementTree as ET
@@ -336,3 +337,21 @@ def test_fixtures_run_a_suite_and_load_a_run(project: Project) -> None:
         """))
     result = project.run("test_mine.py")
     result.assert_outcomes(passed=1)
+
+
+# --- docs/pytest.md -----------------------------------------------------------------------------------
+
+
+def test_docs_example(pytester: pytest.Pytester, server: FakeOpenAIServer) -> None:
+    """The files of docs/pytest.md's complete example, run as its first command says."""
+    doc = (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8")
+    files = re.findall(r"```\w+ title=(\S+)\n(.*?)```", doc, re.S)
+    assert [name for name, _ in files] == ["suites/greetings.yaml", "pyproject.toml", "tests/test_greetings.py"]
+    for name, text in files:
+        (pytester.path / name).parent.mkdir(parents=True, exist_ok=True)
+        (pytester.path / name).write_text(text, encoding="utf-8")
+    result = pytester.runpytest(*PLUGIN, "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                                "--evalkit-base-url", server.base_url, "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*suites/greetings.yaml::zh::chrf++::min PASSED*",
+                                 "*gate passed: all 2 checks passed (de 1, zh 1)*"])

@@ -105,7 +105,9 @@ class _GateItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, self.nodeid
+        # The failure's headline. Not the bare node id: pytest -v would then show "plug::yaml::run"
+        # (it turns the dots of a domain that ends the node id into "::", as for Python names).
+        return self.path, None, f"evalkit {self.nodeid}"
 
 
 def _warn(item: pytest.Item, message: str) -> None:
