@@ -237,6 +237,17 @@ def test_a_finished_run_directory_is_reused(project: Project) -> None:
     assert all("::th::" in i for i in failed_ids(result))
 
 
+def test_an_incomplete_run_fails_the_run_test(project: Project) -> None:
+    cand = project.pytester.path / "cand"
+    assert run_cli("run", project.suite, "--out", cand, "--no-report") == 0
+    results = cand / "results.jsonl"
+    lines = results.read_text(encoding="utf-8").splitlines(keepends=True)
+    results.write_text("".join(lines[:-1]), encoding="utf-8")  # one item lost
+    result = project.run("--evalkit", "suites/plug.yaml", "--evalkit-run", "cand", "-rf")
+    assert "suites/plug.yaml::run" in failed_ids(result)
+    assert "FAIL run cand is incomplete: results.jsonl holds 8 of 9 planned items" in result.stdout.str()
+
+
 def test_out_directory_holds_the_run(project: Project) -> None:
     result = project.run(*project.gate_args(), "--evalkit-out", "runs/pr")
     result.assert_outcomes(passed=9, failed=4)
@@ -308,6 +319,8 @@ def test_ini_settings_and_the_opt_in_pattern(project: Project) -> None:
     result = project.run("-rf")
     result.assert_outcomes(passed=10, failed=4)
     assert all(i.startswith("tests/evalkit_plug.yaml::th::") for i in failed_ids(result))
+    project.run("-m", "evalkit").assert_outcomes(passed=9, failed=4, deselected=1)
+    project.run("-m", "not evalkit").assert_outcomes(passed=1, deselected=13)
 
 
 def test_ini_suites_list(project: Project) -> None:

@@ -44,6 +44,7 @@ class SuiteFile(pytest.File):
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         sessions = Sessions.of(self.config)
         s = sessions.settings
+        self.add_marker(pytest.mark.evalkit)  # every test of the suite: `-m evalkit` / `-m "not evalkit"`
         plan = plan_suite(self.path, gates_file=s.gates, baseline_root=s.baseline, reuse_root=s.reuse)
         self.session_data = sessions.add(plan, self.nodeid)
         yield RunItem.from_parent(self, name="run")
@@ -144,7 +145,6 @@ class CheckItem(_GateItem):
     def __init__(self, *, planned: PlannedCheck, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.planned = planned
-        self.add_marker(pytest.mark.evalkit)
 
     def runtest(self) -> None:
         result = self.gate()
