@@ -8,6 +8,7 @@ checks, through collection, node ids, ``-k``, ``--lf``, JUnit output and a reuse
 from __future__ import annotations
 
 import re
+import shutil
 import textwrap
 import tomllib
 import xml.etree.ElementTree as ET
@@ -185,6 +186,9 @@ def test_failure_shows_the_check_line_and_worst_regressed_items(project: Project
     assert "baseline:  ขอบคุณมาก" in out
     assert "candidate: Sorry" in out
     assert "Traceback" not in out
+    result = project.run(*project.gate_args(), "-k", "th and chrf and regression", "--evalkit-show", "1")
+    assert "worst regressed items (1 of 3):" in result.stdout.str()
+    assert result.stdout.str().count("candidate: Sorry") == 1
 
 
 def test_threshold_failure_shows_lowest_items_with_reference(project: Project) -> None:
@@ -430,3 +434,45 @@ def test_embedded_model_fails_exactly_the_planted_language(pytester: pytest.Pyte
     result.assert_outcomes(passed=2, failed=1)
     assert failed_ids(result) == ["local.yaml::th::chrf++::regression"]
     assert "worst regressed items" in result.stdout.str()
+
+
+# --- the built-in quickstart suite against the test server --------------------------------------------
+
+
+SMALL_GATE = "min_items: 3\nregressions: {default: {max_drop: 5, require_significant: false}}\n"
+ENGLISH_EXCUSE = "I am sorry, but I cannot translate this sentence for you today."
+
+
+def test_quickstart_planted_thai_regression(pytester: pytest.Pytester) -> None:
+    """docs/pytest.md's quickstart command on the test server: a candidate that answers Thai prompts
+    with an English excuse fails exactly Thai's checks (chrF++ and BLEU in both directions, and the
+    language check where Thai was asked for; into English the excuse is in the right language)."""
+    shutil.copytree(ROOT / "suites", pytester.path / "suites")
+    (pytester.path / "small-gate.yaml").write_text(SMALL_GATE)
+    suite = pytester.path / "suites" / "quickstart.yaml"
+    with FakeOpenAIServer() as echo_server:  # learn each prompt's reference from a first run
+        assert run_cli("run", suite, "--out", "probe", "--model", "m", "--base-url", echo_server.base_url,
+                       "--no-report") == 0
+    from evalkit.results import iter_results
+
+    references = {tuple(m["content"] for m in r.messages): r.references[0]
+                  for r in iter_results(pytester.path / "probe" / "results.jsonl")}
+
+    def perfect(request: dict[str, Any]) -> str:
+        return references[tuple(m["content"] for m in request["messages"])]
+
+    def thai_broken(request: dict[str, Any]) -> str:
+        return ENGLISH_EXCUSE if "Thai" in request["messages"][0]["content"] else perfect(request)
+
+    with FakeOpenAIServer(perfect) as base, FakeOpenAIServer(thai_broken) as cand:
+        assert run_cli("run", suite, "--out", "runs/base", "--model", "m", "--base-url", base.base_url,
+                       "--no-report") == 0
+        result = pytester.runpytest(*PLUGIN, "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                                    "--evalkit", "suites/quickstart.yaml", "--evalkit-baseline", "runs/base",
+                                    "--evalkit-gates", "small-gate.yaml", "--evalkit-model", "m",
+                                    "--evalkit-base-url", cand.base_url, "-rf")
+    result.assert_outcomes(passed=26, failed=5)
+    q = "suites/quickstart.yaml::th"
+    assert failed_ids(result) == sorted([f"{q}::chrf++::regression[into_lang]", f"{q}::chrf++::regression[into_en]",
+                                         f"{q}::bleu::regression[into_lang]", f"{q}::bleu::regression[into_en]",
+                                         f"{q}::language::regression[into_lang]"])
