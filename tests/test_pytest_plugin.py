@@ -119,6 +119,15 @@ def test_entry_point_is_declared_in_pyproject() -> None:
     assert data["project"]["entry-points"]["pytest11"] == {"evalkit": "evalkit.pytest_plugin"}
 
 
+def test_public_names() -> None:
+    import evalkit.pytest_plugin as plugin
+    from evalkit.pytest_plugin._fixtures import RunHandle
+
+    assert plugin.RunHandle is RunHandle
+    assert issubclass(plugin.EvalkitWarning, pytest.PytestWarning)
+    assert all(hasattr(plugin, name) for name in plugin.__all__)
+
+
 def test_inert_unless_asked(pytester: pytest.Pytester) -> None:
     """Loaded but not asked: suite files are not collected and no heavy evalkit module is imported."""
     pytester.makepyfile(test_plain="def test_ok():\n    pass\n")

@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 
 SETTINGS = pytest.StashKey[Settings]()
 
+__all__ = ["EvalkitWarning", "RunHandle", "evalkit_run", "evalkit_server"]
+
+_LAZY = {"RunHandle": "evalkit.pytest_plugin._fixtures", "EvalkitWarning": "evalkit.pytest_plugin._nodes"}
+
+
+def __getattr__(name: str) -> Any:
+    """``RunHandle`` (for annotations in users' tests) and ``EvalkitWarning``, imported on first use."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
