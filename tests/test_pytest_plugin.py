@@ -162,6 +162,15 @@ def test_without_baseline_only_thresholds(project: Project) -> None:
     assert ids == ["suites/plug.yaml::run"] + [f"suites/plug.yaml::{lang}::chrf++::min" for lang in ("de", "zh", "th")]
 
 
+def test_no_regression_checks_for_a_language_the_baseline_lacks(project: Project, server: FakeOpenAIServer) -> None:
+    assert run_cli("run", project.suite, "--out", "base-de-zh", "--base-url", server.base_url,
+                   "--languages", "de,zh", "--no-report") == 0
+    result = project.run("--evalkit", "suites/plug.yaml", "--evalkit-baseline", "base-de-zh", "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == [i for i in expected_ids("suites/plug.yaml", ["de", "zh", "th"])
+                   if "::th::" not in i or i.endswith("::min")]
+
+
 def test_several_prompt_variants_name_the_variant(project: Project) -> None:
     text = project.suite.read_text().replace(
         '  plain:\n', '  polite:\n    user: "Please translate into {{ language.name }}: {{ source }}"\n  plain:\n')

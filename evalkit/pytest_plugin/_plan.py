@@ -99,18 +99,23 @@ def _leaf(minimum: float | None, maximum: float | None) -> str:
 
 
 def planned_checks(spec: GateSpec, languages: list[str], variants: list[str], labels: list[str],
-                   base_labels: list[str] | None) -> list[PlannedCheck]:
-    """Per language, per metric (the suite's order, then error_rate): thresholds, then the regression."""
+                   base: RunManifest | None) -> list[PlannedCheck]:
+    """Per language, per metric (the suite's order, then error_rate): thresholds, then the regression.
+
+    A regression check needs items of its language and variant in the baseline too (the gate
+    compares only what both runs have)."""
+    base_labels = [r.label for r in base.scorers] if base is not None else None
     checks = []
     for language in languages:
         for variant in variants:
+            in_base = base is not None and language in base.languages and variant in base.variants
             for metric in [*labels, ERROR_RATE, *(m for m in spec.thresholds if m not in (*labels, ERROR_RATE))]:
                 threshold = spec.thresholds.get(metric)
                 if threshold is not None:
                     bound = threshold.for_language(language)
                     if bound.min is not None or bound.max is not None:
                         checks.append(PlannedCheck("threshold", language, variant, metric, _leaf(bound.min, bound.max)))
-                if (base_labels is not None and metric in base_labels and metric in labels
+                if (in_base and base_labels is not None and metric in base_labels and metric in labels
                         and not spec.regression_rule(metric, language).skip):
                     checks.append(PlannedCheck("regression", language, variant, metric, "regression"))
     return checks
@@ -132,6 +137,5 @@ def plan_suite(path: Path, *, gates_file: Path | None, baseline_root: Path | Non
     languages, variants, labels = _shape(suite, reuse)
     _validate_names(gates, languages, labels)
     base_manifest: RunManifest | None = read_manifest(baseline) if baseline is not None else None
-    base_labels = [r.label for r in base_manifest.scorers] if base_manifest is not None else None
-    checks = planned_checks(gates.spec, languages, variants, labels, base_labels)
+    checks = planned_checks(gates.spec, languages, variants, labels, base_manifest)
     return SuitePlan(path, suite, gates, baseline, reuse, languages, variants, labels, checks)
