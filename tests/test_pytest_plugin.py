@@ -494,3 +494,34 @@ def test_quickstart_planted_thai_regression(pytester: pytest.Pytester) -> None:
     assert failed_ids(result) == sorted([f"{q}::chrf++::regression[into_lang]", f"{q}::chrf++::regression[into_en]",
                                          f"{q}::bleu::regression[into_lang]", f"{q}::bleu::regression[into_en]",
                                          f"{q}::language::regression[into_lang]"])
+
+
+# --- pytest-xdist workers (simulated: xdist is not a test dependency) ---------------------------------
+
+
+def test_xdist_workers_of_one_session_run_a_suite_once(project: Project) -> None:
+    """Workers share the controller's basetemp and the session's ``testrunuid``: the second worker
+    gates the run the first one finished instead of running (or resuming) it again."""
+    project.pytester.makeconftest(textwrap.dedent("""\
+        import os
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_configure(config):
+            config.workerinput = {"testrunuid": os.environ["FAKE_TESTRUNUID"], "workerid": "gw"}
+        """))
+    (project.pytester.path / "bt").mkdir()  # the controller's basetemp (xdist makes it)
+    manifest = project.pytester.path / "bt" / "evalkit" / "plug" / "manifest.json"
+
+    def worker(name: str, token: str) -> pytest.RunResult:
+        project.pytester._monkeypatch.setenv("FAKE_TESTRUNUID", token)
+        return project.run(*project.gate_args(), f"--basetemp=bt/{name}")
+
+    worker("gw0", "session-1").assert_outcomes(passed=9, failed=4)
+    assert project.candidate.count == 9
+    written = manifest.stat().st_mtime_ns
+    worker("gw1", "session-1").assert_outcomes(passed=9, failed=4)
+    assert manifest.stat().st_mtime_ns == written  # reused, not resumed
+    worker("gw0", "session-2").assert_outcomes(passed=9, failed=4)  # a new session resumes the run
+    assert manifest.stat().st_mtime_ns != written
+    assert project.candidate.count == 9  # from the finished run: nothing asked again
