@@ -64,11 +64,14 @@ class _LineProgress:
 @click.option("--shard", help="Run slice K of N (e.g. 2/4) of the items, for CI matrices.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
+@click.option("--price-in", type=click.FloatRange(min=0), help="Price per million prompt tokens (else cost: unknown).")
+@click.option("--price-out", type=click.FloatRange(min=0), help="Price per million completion tokens.")
+@click.option("--dry-run", is_flag=True, help="Show items, requests to send, estimated tokens and cost; send nothing.")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
             prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
-            allow_outside_paths: bool) -> int:
+            allow_outside_paths: bool, price_in: float | None, price_out: float | None, dry_run: bool) -> int:
     """Run SUITE against a model and write results, summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
@@ -103,8 +106,15 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         argv=["evalkit", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else [],
         progress=_LineProgress(),
     )
+    from evalkit.cli._cost import dry_run_command, model_name, prices_from_options, print_usage, record_prices
+
+    prices = prices_from_options(price_in, price_out, model_name(loaded, options))
+    if dry_run:
+        return dry_run_command(loaded, options, prices)
+    options.write_report = options.write_report and prices is None  # written once the prices are recorded
     try:
         outcome = run(loaded, options)
+        record_prices(out_dir, prices, write_report=not no_report)
     except RunAborted:
         _print_counts_on_disk(out_dir)  # what was done and why items failed, before the abort message
         raise
@@ -115,6 +125,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         click.echo(f"interrupted; resume with: {safe_text(resume)}", err=True)
         return 130
     _print_summary(out_dir)
+    print_usage(out_dir)
     return 0
 
 

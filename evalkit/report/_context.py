@@ -160,6 +160,34 @@ def error_table(summary: Summary) -> list[dict[str, Any]]:
             for e in summary.errors if e.errors]
 
 
+def usage_table(summary: Summary) -> dict[str, Any] | None:
+    """Per variant × language: tokens, token tax, latency, truncation and cost (None: no usage recorded)."""
+    from evalkit.results._usage import format_money, format_ms
+
+    if not summary.usage:
+        return None
+    p = summary.prices
+    rows = []
+    for c in summary.usage:
+        rows.append({
+            "variant": c.variant, "language": c.language, "answered": c.answered,
+            "prompt_mean": num(c.prompt_tokens_mean), "completion_mean": num(c.completion_tokens_mean),
+            "total": f"{c.prompt_tokens + c.completion_tokens:,}" if c.with_usage else "unknown",
+            "tax": "—" if c.token_tax is None else f"×{c.token_tax:.2f}",
+            "tax_title": f"on {c.token_tax_cases} cases answered in both" if c.token_tax is not None else "",
+            "p50": format_ms(c.latency_p50_ms), "p95": format_ms(c.latency_p95_ms),
+            "latency_n": c.latency_n, "cached": c.latency_cached,
+            "truncated": c.truncated, "truncation": num(c.truncation_rate) + "%" if c.truncation_rate is not None
+            else "—", "bad_truncation": bool(c.truncated),
+            "cost": format_money(c.cost, p), "cost_per_item": format_money(c.cost_per_item, p),
+        })
+    prices = (f"{p.input_per_mtok:g} in / {p.output_per_mtok:g} out per million tokens ({p.currency}, "
+              f"{p.model}, from {p.source or 'the manifest'})" if p else "unknown (no prices given: "
+              "evalkit run --price-in X --price-out Y)")
+    total = format_money(sum(c.cost or 0.0 for c in summary.usage), p) if p else "unknown"
+    return {"rows": rows, "prices": prices, "total_cost": total}
+
+
 def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, Any]:
     """The per-item table as compact JSON for the browser: column specs once, then one array per item."""
     labels = [r.label for r in manifest.scorers]
@@ -226,6 +254,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
         "tables": metric_tables(manifest, summary),
         "charts": charts(manifest, summary),
         "errors": error_table(summary),
+        "usage": usage_table(summary),
         "wrong_language": [{"language": k, "name": language_name(k), "count": v} for k, v in sorted(wrong.items())],
         "items": item_table(manifest, results),
         "n_items": len(results),
