@@ -159,3 +159,19 @@ def test_bad_usage_gates_are_one_line(runs: tuple[Path, Path, Path], tmp_path: P
     assert run_cli("gate", cand, "--gates", _gates(tmp_path, body)) == 2
     err = capsys.readouterr().err
     assert message in err and "gates.yaml:1" in err and "Traceback" not in err
+
+
+def test_gates_doc_example_with_usage_parses(tmp_path: Path) -> None:
+    import re
+
+    from evalkit.gate import load_gates
+
+    text = (Path(__file__).parent.parent / "docs" / "gates.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(gates:.*?)```", text, re.S)
+    assert block is not None
+    path = tmp_path / "gates.yaml"
+    path.write_text(block.group(1), encoding="utf-8")
+    spec = load_gates(path).spec
+    assert spec.usage is not None and spec.usage.cost is not None and spec.usage.cost.max_increase_pct == 10
+    assert spec.usage.limit("tokens", "th").max_increase_pct == 30
+    assert spec.thresholds["truncation_rate"].max == 5
