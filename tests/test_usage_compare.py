@@ -175,3 +175,35 @@ def test_gates_doc_example_with_usage_parses(tmp_path: Path) -> None:
     assert spec.usage is not None and spec.usage.cost is not None and spec.usage.cost.max_increase_pct == 10
     assert spec.usage.limit("tokens", "th").max_increase_pct == 30
     assert spec.thresholds["truncation_rate"].max == 5
+
+
+def test_compare_reports_show_usage_changes(runs: tuple[Path, Path, Path]) -> None:
+    from evalkit.report import render_compare_report
+
+    base, cand, _ = runs
+    comparison = compare_runs(base, cand)
+    page = render_compare_report([comparison], "html")
+    assert 'id="cand1-usage-table"' in page
+    assert 'data-language="th" data-measure="truncation_rate"' in page
+    assert "Prices — baseline: 1 in / 2 out per million tokens" in page
+    text = render_compare_report([comparison], "md")
+    assert "**Cost, tokens, latency and truncation**" in text
+    assert "| th | Truncated (%) | 50.0 | 100.0 | +50.0 pts |" in text
+    assert "| de | Tokens per item | 10.5 | 14.5 | +38.1% | +38.1%..+38.1% |" in text
+
+
+def test_run_report_markdown_and_old_summaries_show_usage(runs: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from evalkit.report import render_run_report
+
+    _, cand, _ = runs
+    text = render_run_report(cand, "md")
+    assert "| plain | th |" in text and "100.0% |" in text and "Prices: 1 in / 2 out" in text
+    old = tmp_path / "old"
+    shutil.copytree(cand, old)
+    data = json.loads((old / "summary.json").read_text(encoding="utf-8"))
+    del data["usage"], data["prices"]  # written before usage was summarized
+    (old / "summary.json").write_text(json.dumps(data), encoding="utf-8")
+    assert 'id="usage-table"' in render_run_report(old, "html")

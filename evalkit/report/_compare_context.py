@@ -12,6 +12,7 @@ from evalkit.report._context import header, last_user_message
 from evalkit.report._diff import diff, sides, spaced
 from evalkit.report._format import interval, language_name, metric_name, num, p_value, signed
 from evalkit.report._svg import Effect, forest_plot
+from evalkit.report._usage_context import usage_prices_note, usage_rows
 
 if TYPE_CHECKING:
     from evalkit.compare import Comparison, Flip, ItemPair, MetricComparison
@@ -271,6 +272,8 @@ def section(comparison: Comparison, index: int, gate: GateResult | None = None) 
         "n_improvement_items": n_improvement_items,
         "items": pair_table(comparison),
         "gate": gate_context(gate) if gate is not None else None,
+        "usage": usage_rows(comparison),
+        "usage_prices": usage_prices_note(comparison),
     }
 
 

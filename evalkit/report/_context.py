@@ -188,6 +188,13 @@ def usage_table(summary: Summary) -> dict[str, Any] | None:
     return {"rows": rows, "prices": prices, "total_cost": total}
 
 
+def _with_usage(manifest: RunManifest, summary: Summary, results: list[ItemResult]) -> Summary:
+    """A summary written before usage was summarized: its usage from the result lines."""
+    from evalkit.results import usage_cells
+
+    return summary.model_copy(update={"usage": usage_cells(results, manifest.prices), "prices": manifest.prices})
+
+
 def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, Any]:
     """The per-item table as compact JSON for the browser: column specs once, then one array per item."""
     labels = [r.label for r in manifest.scorers]
@@ -254,7 +261,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
         "tables": metric_tables(manifest, summary),
         "charts": charts(manifest, summary),
         "errors": error_table(summary),
-        "usage": usage_table(summary),
+        "usage": usage_table(summary if summary.usage else _with_usage(manifest, summary, results)),
         "wrong_language": [{"language": k, "name": language_name(k), "count": v} for k, v in sorted(wrong.items())],
         "items": item_table(manifest, results),
         "n_items": len(results),
