@@ -207,7 +207,7 @@ def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, An
     if manifest.repeats > 1:
         columns.append({"key": "repeat", "label": "Rep", "type": "num"})
     columns += [
-        {"key": "input", "label": "Input (last user message)", "type": "long", "search": True},
+        {"key": "input", "label": "Input (last user message)", "type": "long", "search": True, "convo": True},
         {"key": "reference", "label": "Reference", "type": "long", "search": True, "lang": "language"},
         {"key": "output", "label": "Output", "type": "long", "search": True, "lang": "language"},
     ]
@@ -215,6 +215,9 @@ def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, An
         rec = kinds[label]
         columns.append({"key": f"s:{label}", "label": metric_name(label), "type": "bin" if rec.kind == "binary"
                         else "score", "hib": rec.higher_is_better})
+    truncated = any(r.truncated for r in results)
+    if truncated:  # finish_reason == "length": the answer was cut at max_tokens
+        columns.append({"key": "truncated", "label": "Cut", "type": "tag"})
     columns += [
         {"key": "detected", "label": "Detected", "type": "tag"},
         {"key": "error", "label": "Error", "type": "error", "search": True},
@@ -228,15 +231,42 @@ def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, An
             row.append(r.repeat)
         row += [last_user_message(r), "\n".join(r.references), r.output if r.output is not None else ""]
         row += [_round(r.scores.get(label)) for label in labels]
+        if truncated:
+            row.append(r.finish_reason if r.truncated else "")
         error = f"{r.error.kind}: {r.error.message}" if r.error else ""
         row += [detected_language(r) or "", error, 1 if r.error else 0, 1 if r.wrong_language else 0]
         rows.append(row)
     return {
         "columns": columns,
         "rows": rows,
-        "toggles": [{"key": "failed", "label": "Failed only"}, {"key": "wrong", "label": "Wrong language only"}],
+        "toggles": [{"key": "failed", "label": "Failed only"}, {"key": "wrong", "label": "Wrong language only"}]
+        + ([{"key": "truncated", "label": "Truncated only"}] if truncated else []),
         "pageSize": 50,
+        "conversation": conversations(results),
     }
+
+
+def conversations(results: list[ItemResult]) -> dict[str, Any] | None:
+    """Every item's full rendered conversation for the collapsed view next to its input, without repeating
+    the system prompt and few-shot turns on every row: ``prefixes`` holds each distinct list of messages
+    before the last user message (``last``: the input follows as the final user message), ``rows`` the
+    prefix of each row (-1: the input is the whole conversation). None when no item has more than one message."""
+    index: dict[tuple[tuple[str, str], ...], int] = {}
+    prefixes: list[dict[str, Any]] = []
+    rows: list[int] = []
+    for r in results:
+        msgs = [(m.get("role", ""), m.get("content", "")) for m in r.messages]
+        last = bool(msgs) and msgs[-1][0] == "user"
+        prefix = tuple(msgs[:-1] if last else msgs)
+        if not prefix or (not last and len(prefix) == 1):
+            rows.append(-1)
+            continue
+        key = (*prefix, ("", "last" if last else ""))
+        if key not in index:
+            index[key] = len(prefixes)
+            prefixes.append({"m": [list(m) for m in prefix], "last": last})
+        rows.append(index[key])
+    return {"prefixes": prefixes, "rows": rows} if prefixes else None
 
 
 def _round(value: float | None) -> float | None:
