@@ -70,7 +70,7 @@ def test_dry_run_estimates_cost_with_prices(tmp_path: Path, srv: FakeOpenAIServe
     printed = capsys.readouterr().out
     tokens = sum(estimate_prompt_tokens(item.messages) for item in Planner(load_suite(suite)).iter_items())
     # one unit per prompt token; answers at most 12 requests x 64 max_tokens x 2 units
-    assert f"estimated cost: ~${tokens} for the prompts, at most ${12 * 64 * 2} for the answers" in printed
+    assert f"estimated cost: ~${tokens}.00 for the prompts, at most ${12 * 64 * 2}.00 for the answers" in printed
     assert srv.count == 0
 
 

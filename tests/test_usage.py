@@ -167,3 +167,16 @@ def test_percentile_and_token_tax_units() -> None:
     assert percentile([float(i) for i in range(1, 101)], 95) == pytest.approx(95.05)
     assert token_tax({("a", 0): 30, ("b", 0): 10}, {("a", 0): 10}) == (3.0, 1)
     assert token_tax({("a", 0): 30}, {("b", 0): 10}) == (None, 0)
+
+
+def test_money_is_shown_without_exponent() -> None:
+    from evalkit.results import Prices
+    from evalkit.results._usage import format_money, signed_amount
+
+    usd = Prices(model="m", input_per_mtok=1, output_per_mtok=2)
+    assert format_money(5.625e-05, usd) == "$0.00005625"
+    assert format_money(0.000675, usd) == "$0.0006750"
+    assert format_money(1536.0, usd) == "$1536.00"
+    assert format_money(0.0, usd) == "$0"
+    assert format_money(None, usd) == format_money(1.0, None) == "unknown"
+    assert signed_amount(-4e-06) == "-0.000004000"

@@ -19,7 +19,7 @@ import numpy as np
 
 from evalkit.compare._model import Comparison, ItemPair
 from evalkit.results import ItemResult, Prices, cost_of
-from evalkit.results._usage import item_tokens, percentile
+from evalkit.results._usage import item_tokens, percentile, plain_amount, signed_amount
 from evalkit.stats import PairedInput, mean_score_fn, mean_stats, paired_bootstraps
 
 #: Measure name -> unit shown after a value.
@@ -138,7 +138,7 @@ def _percentile_delta(variant: str | None, language: str, measure: str, timed: l
 
 
 def _fmt(measure: str, x: float) -> str:
-    return f"{x:.4g}" if measure == "cost" else f"{x:.1f}"
+    return plain_amount(x) if measure == "cost" else f"{x:.1f}"
 
 
 def format_usage_delta(d: UsageDelta) -> str:
@@ -151,7 +151,8 @@ def format_usage_delta(d: UsageDelta) -> str:
         lo, hi = d.pct_ci
         change = f"{d.pct:+.1f}%, 95% CI {lo:+.1f}%..{hi:+.1f}%"
     else:
-        change = f"{d.delta:+.4g}, 95% CI {d.ci_low:+.4g}..{d.ci_high:+.4g}"
+        sign = signed_amount if d.measure == "cost" else (lambda x: f"{x:+.1f}")
+        change = f"{sign(d.delta)}, 95% CI {sign(d.ci_low)}..{sign(d.ci_high)}"
     return f"{text} ({change.replace('-', '−')}, n={d.n})"
 
 

@@ -16,6 +16,7 @@ from evalkit.gate._checks import Check
 from evalkit.gate._spec import USAGE_THRESHOLDS, Bound, GateSpec, LoadedGates, UsageLimit, UsageRules
 from evalkit.gate._text import where as _where
 from evalkit.results import UsageCell, usage_cells
+from evalkit.results._usage import plain_amount
 
 
 def _cell_value(cell: UsageCell, name: str) -> tuple[float | None, int]:
@@ -60,7 +61,7 @@ def _threshold(cell: UsageCell, name: str, bound: Bound, spec: GateSpec, several
     if n < spec.min_items or value is None:
         return replace(check, status="insufficient", passed=spec.on_insufficient == "warn",
                        message=f"{where} {name}: insufficient data ({n} items < min_items {spec.min_items})")
-    shown = f"{value:.4g}" if name == "cost_per_item" else f"{value:.1f}"
+    shown = plain_amount(value) if name == "cost_per_item" else f"{value:.1f}"
     if bound.min is not None and value < bound.min:
         return replace(check, status="fail", passed=False, limit=bound.min,
                        message=f"{where} {name} {shown}{sep}{unit} < {bound.min:g}{sep}{unit}")

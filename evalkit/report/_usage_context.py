@@ -7,6 +7,7 @@ from typing import Any
 
 from evalkit.compare import Comparison, UsageDelta, usage_deltas
 from evalkit.report._format import language_name
+from evalkit.results._usage import plain_amount, signed_amount
 
 NAMES = {
     "tokens": "Tokens per item",
@@ -22,7 +23,7 @@ NAMES = {
 def _v(d: UsageDelta, x: float) -> str:
     if math.isnan(x):
         return "n/a"
-    return f"{x:.4g}" if d.measure == "cost" else f"{x:.1f}"
+    return plain_amount(x) if d.measure == "cost" else f"{x:.1f}"
 
 
 def _signed(text: str) -> str:
@@ -33,7 +34,7 @@ def usage_delta_row(d: UsageDelta, several: bool) -> dict[str, Any]:
     """One row: base, cand, the change (percent of the baseline, points for truncation) and its interval."""
     if d.measure == "truncation_rate" or d.pct is None or d.pct_ci is None:
         pts = " pts" if d.measure == "truncation_rate" else ""
-        change = _signed(f"{d.delta:+.4g}{pts}" if d.measure == "cost" else f"{d.delta:+.1f}{pts}")
+        change = _signed((signed_amount(d.delta) if d.measure == "cost" else f"{d.delta:+.1f}") + pts)
         ci = _signed(f"{_v(d, d.ci_low)}..{_v(d, d.ci_high)}")
     else:
         lo, hi = d.pct_ci

@@ -152,7 +152,19 @@ def format_money(value: float | None, prices: Prices | None) -> str:
     if value is None or prices is None:
         return "unknown"
     unit = "$" if prices.currency == "USD" else f"{prices.currency} "
-    return f"{unit}{value:.4g}"
+    return f"{unit}{plain_amount(value)}"
+
+
+def signed_amount(value: float) -> str:
+    return ("+" if value >= 0 else "-") + plain_amount(abs(value))
+
+
+def plain_amount(value: float) -> str:
+    """4 significant digits without an exponent (``0.00005625``, ``0.000675``, ``12.35``)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    digits = max(2, 3 - math.floor(math.log10(abs(value))))
+    return f"{value:.{digits}f}"
 
 
 def format_ms(value: float | None) -> str:
