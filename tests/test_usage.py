@@ -180,3 +180,25 @@ def test_money_is_shown_without_exponent() -> None:
     assert format_money(0.0, usd) == "$0"
     assert format_money(None, usd) == format_money(1.0, None) == "unknown"
     assert signed_amount(-4e-06) == "-0.000004000"
+
+
+def test_resume_keeps_the_prices_and_an_aborted_run_records_them(tmp_path: Path, usage_server: FakeOpenAIServer,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from evalkit.testing import Fault
+
+    suite = write_suite(tmp_path, usage_server.base_url, USAGE_SUITE)
+    out = tmp_path / "run"
+    usage_server.set_faults([Fault("401", match="German")])  # refused: the run aborts (exit 3)
+    assert run_cli("run", suite, "--out", out, "--price-in", "1", "--price-out", "2", "--no-cache") == 3
+    assert read_manifest(out).status == "aborted"
+    assert read_manifest(out).prices is not None  # recorded even though the run did not complete
+    assert read_summary(out).prices is not None
+    assert (out / "report.html").exists()
+    usage_server.set_faults([])
+    capsys.readouterr()
+    assert run_cli("run", suite, "--out", out, "--no-cache") == 0  # the resume gives no prices
+    manifest = read_manifest(out)
+    assert manifest.status == "complete" and manifest.prices is not None
+    assert manifest.prices.input_per_mtok == 1 and manifest.prices.output_per_mtok == 2
+    assert all(c.cost is not None and c.cost > 0 for c in read_summary(out).usage)
+    assert "cost unknown" not in capsys.readouterr().out

@@ -17,16 +17,33 @@ if TYPE_CHECKING:
     from evalkit.suite import LoadedSuite
 
 
-def prices_from_options(price_in: float | None, price_out: float | None, model: str) -> Prices | None:
-    """The prices the person running evalkit gave for ``model`` (None: unknown; never a default)."""
+def prices_from_options(price_in: float | None, price_out: float | None, model: str,
+                        out_dir: Path | None = None) -> Prices | None:
+    """The prices the person running evalkit gave for ``model`` (None: unknown; never a default). Without
+    options, a resume into ``out_dir`` keeps the prices its manifest recorded for the same model."""
     from evalkit.results import Prices
 
     if price_in is None and price_out is None:
-        return None
+        return _recorded_prices(out_dir, model) if out_dir is not None else None
     if price_in is None or price_out is None:
         raise UsageError("give both --price-in and --price-out (per million prompt and completion tokens), "
                          "or neither (cost is then shown as unknown)")
     return Prices(model=model, input_per_mtok=price_in, output_per_mtok=price_out, source="--price-in/--price-out")
+
+
+def _recorded_prices(out_dir: Path, model: str) -> Prices | None:
+    import contextlib
+
+    from evalkit.errors import EvalkitError
+    from evalkit.results import MANIFEST, read_manifest
+
+    if not (out_dir / MANIFEST).exists():
+        return None
+    with contextlib.suppress(EvalkitError):
+        prices = read_manifest(out_dir).prices
+        if prices is not None and prices.model == model:
+            return prices
+    return None
 
 
 def model_name(suite: LoadedSuite, options: RunOptions) -> str:

@@ -108,7 +108,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
     )
     from evalkit.cli._cost import dry_run_command, model_name, prices_from_options, print_usage, record_prices
 
-    prices = prices_from_options(price_in, price_out, model_name(loaded, options))
+    prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir)
     if dry_run:
         return dry_run_command(loaded, options, prices)
     options.write_report = options.write_report and prices is None  # written once the prices are recorded
@@ -116,6 +116,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         outcome = run(loaded, options)
         record_prices(out_dir, prices, write_report=not no_report)
     except RunAborted:
+        record_prices(out_dir, prices, write_report=not no_report)
         _print_counts_on_disk(out_dir)  # what was done and why items failed, before the abort message
         raise
     m = outcome.manifest
