@@ -63,3 +63,20 @@ def test_full_conversation_is_collapsed_and_expands(page: Watched) -> None:
     assert few_shot.is_visible()
     roles = first.locator("li.msg .role").all_text_contents()
     assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_compare_report_items_show_the_conversation(browser: Any,  # noqa: F811
+                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    from evalkit.compare import compare_runs
+    from evalkit.report import write_compare_report
+
+    tmp = tmp_path_factory.mktemp("usage-compare-browser")
+    base, cand = demo_runs(tmp / "runs")
+    path = write_compare_report([compare_runs(base, cand, n_resamples=200)], tmp / "compare.html")
+    for w in open_report(browser, path):
+        first = w.page.locator("#cand1-items tbody tr").first.locator("details.convo")
+        assert first.count() == 1 and first.get_attribute("open") is None
+        system = first.locator("li.msg[data-role=system]")
+        assert not system.is_visible()
+        first.locator("summary").click()
+        assert system.is_visible() and system.text_content() == "systemYou are a translator."
