@@ -207,3 +207,21 @@ def test_run_report_markdown_and_old_summaries_show_usage(runs: tuple[Path, Path
     del data["usage"], data["prices"]  # written before usage was summarized
     (old / "summary.json").write_text(json.dumps(data), encoding="utf-8")
     assert 'id="usage-table"' in render_run_report(old, "html")
+
+
+def test_usage_checks_in_ci_outputs(runs: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    import json
+
+    base, cand, _ = runs
+    gates = _gates(tmp_path, """\
+        min_items: 4
+        thresholds: {truncation_rate: {max: 5}}
+        usage: {tokens: {max_increase_pct: 10}}
+        """)
+    junit, verdict, md = tmp_path / "j.xml", tmp_path / "v.json", tmp_path / "s.md"
+    assert run_cli("gate", cand, "--baseline", base, "--gates", gates, "--junit", junit, "--json", verdict,
+                   "--markdown", md) == 1
+    data = json.loads(verdict.read_text(encoding="utf-8"))
+    assert "truncation_rate" in json.dumps(data) and "tokens" in json.dumps(data)
+    assert "truncation_rate" in junit.read_text(encoding="utf-8")
+    assert "th truncation_rate 100.0% > 5%" in md.read_text(encoding="utf-8")
