@@ -225,3 +225,17 @@ def test_usage_checks_in_ci_outputs(runs: tuple[Path, Path, Path], tmp_path: Pat
     assert "truncation_rate" in json.dumps(data) and "tokens" in json.dumps(data)
     assert "truncation_rate" in junit.read_text(encoding="utf-8")
     assert "th truncation_rate 100.0% > 5%" in md.read_text(encoding="utf-8")
+
+
+def test_repeats_of_a_case_are_one_unit_of_the_usage_bootstrap(tmp_path: Path) -> None:
+    with FakeOpenAIServer(responder) as a, FakeOpenAIServer(longer) as b:
+        suite = write_suite(tmp_path, a.base_url, USAGE_SUITE)
+        common = ("--no-report", "--no-cache", "--repeat", "3", "--languages", "de")
+        assert run_cli("run", suite, "--out", tmp_path / "base", *common) == 0
+        assert run_cli("run", suite, "--out", tmp_path / "cand", "--base-url", b.base_url, *common) == 0
+    comparison = compare_runs(tmp_path / "base", tmp_path / "cand")
+    by = {d.measure: d for d in usage_deltas(comparison)}
+    assert by["tokens"].n == 4 and by["tokens"].delta == 4.0  # 4 cases, not 12 requests
+    assert by["latency_p95_ms"].n == 12  # percentiles are over the requests
+    flat = {d.measure: d for d in usage_deltas(comparison, aggregate_repeats=False)}
+    assert flat["tokens"].n == 12 and flat["tokens"].delta == 4.0

@@ -81,8 +81,21 @@ def _latency(r: ItemResult) -> float | None:
     return None if r.cached or r.latency_ms is None else r.latency_ms
 
 
-def usage_deltas(comparison: Comparison) -> list[UsageDelta]:
-    """The usage deltas of ``comparison`` (its item pairs, resamples and seed), per (variant, language)."""
+def _clustered(values: list[tuple[str, float, float]], aggregate: bool) -> list[tuple[float, float]]:
+    """(base, cand) per item; with ``aggregate`` the repeats of a case are one unit (their means)."""
+    if not aggregate:
+        return [(b, c) for _, b, c in values]
+    clusters: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for case, b, c in values:
+        clusters[case].append((b, c))
+    return [(sum(b for b, _ in v) / len(v), sum(c for _, c in v) / len(v)) for v in clusters.values()]
+
+
+def usage_deltas(comparison: Comparison, *, aggregate_repeats: bool = True) -> list[UsageDelta]:
+    """The usage deltas of ``comparison`` (its item pairs, resamples and seed), per (variant, language).
+
+    With ``aggregate_repeats`` (and ``--repeat N``) the repeats of a case are one unit of the bootstrap
+    for the mean measures, as in the metric comparison; latency percentiles are over requests."""
     prices = (comparison.base.manifest.prices, comparison.cand.manifest.prices)
     groups: dict[tuple[str | None, str], list[ItemPair]] = defaultdict(list)
     for pair in comparison.pairs:
@@ -98,9 +111,9 @@ def usage_deltas(comparison: Comparison) -> list[UsageDelta]:
         for measure in MEAN_MEASURES:
             if measure == "cost" and None in prices:
                 continue
-            values = [(b, c) for p in pairs
-                      if (b := _value(measure, p.base, prices[0])) is not None
-                      and (c := _value(measure, p.cand, prices[1])) is not None]
+            values = _clustered([(p.case_id, b, c) for p in pairs
+                                 if (b := _value(measure, p.base, prices[0])) is not None
+                                 and (c := _value(measure, p.cand, prices[1])) is not None], aggregate_repeats)
             if not values:
                 continue
             scale = 100.0 if measure == "truncation_rate" else 1.0

@@ -76,7 +76,7 @@ def usage_regression_checks(comparison: Comparison, spec: GateSpec, several: boo
     if rules is None:
         return []
     checks = []
-    deltas = usage_deltas(comparison)
+    deltas = usage_deltas(comparison, aggregate_repeats=spec.use_repeats)
     present = {(d.variant, d.language, d.measure) for d in deltas}
     for d in deltas:
         limit = rules.limit(d.measure, d.language)
