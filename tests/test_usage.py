@@ -202,3 +202,35 @@ def test_resume_keeps_the_prices_and_an_aborted_run_records_them(tmp_path: Path,
     assert manifest.prices.input_per_mtok == 1 and manifest.prices.output_per_mtok == 2
     assert all(c.cost is not None and c.cost > 0 for c in read_summary(out).usage)
     assert "cost unknown" not in capsys.readouterr().out
+
+
+def test_prices_file_per_model(tmp_path: Path, usage_server: FakeOpenAIServer) -> None:
+    suite = write_suite(tmp_path, usage_server.base_url, USAGE_SUITE)
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("prices:\n  other-model: {input: 9, output: 9}\n  test-model: {input: 3, output: 12}\n",
+                      encoding="utf-8")
+    out = tmp_path / "run"
+    assert run_cli("run", suite, "--out", out, "--prices", prices, "--no-report", "--languages", "de") == 0
+    recorded = read_manifest(out).prices
+    assert recorded is not None and (recorded.input_per_mtok, recorded.output_per_mtok) == (3, 12)
+    assert recorded.source == str(prices)
+    (cell,) = read_summary(out).usage
+    assert cell.cost == pytest.approx((cell.prompt_tokens * 3 + cell.completion_tokens * 12) / 1e6)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("prices:\n  other-model: {input: 1, output: 2}\n", "prices.yaml: no prices for model 'test-model'"),
+    ("prices:\n  test-model: {input: 1}\n", "prices.yaml:2:3: prices.test-model.output: required field is missing"),
+    ("prices:\n  test-model: {input: -1, output: 2}\n", "prices.yaml:2:16: prices.test-model.input: Input should"),
+    ("prices:\n  test-model: {input: 1, ouput: 2}\n", "prices.yaml:2:26: prices.test-model.ouput: unknown key 'ouput'"),
+    ("[1, 2]\n", "prices.yaml:1:1: a prices file is a mapping"),
+])
+def test_bad_prices_file_is_one_located_line(tmp_path: Path, usage_server: FakeOpenAIServer, text: str,
+                                             message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, usage_server.base_url, USAGE_SUITE)
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(text, encoding="utf-8")
+    assert run_cli("run", suite, "--out", tmp_path / "run", "--prices", prices) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert usage_server.count == 0 and not (tmp_path / "run").exists()

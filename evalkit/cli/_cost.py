@@ -18,11 +18,18 @@ if TYPE_CHECKING:
 
 
 def prices_from_options(price_in: float | None, price_out: float | None, model: str,
-                        out_dir: Path | None = None) -> Prices | None:
-    """The prices the person running evalkit gave for ``model`` (None: unknown; never a default). Without
-    options, a resume into ``out_dir`` keeps the prices its manifest recorded for the same model."""
+                        out_dir: Path | None = None, prices_file: Path | None = None) -> Prices | None:
+    """The prices the person running evalkit gave for ``model`` (None: unknown; never a default): the
+    options, or the model's entry in ``prices_file``. Without either, a resume into ``out_dir`` keeps the
+    prices its manifest recorded for the same model."""
     from evalkit.results import Prices
 
+    if prices_file is not None:
+        if price_in is not None or price_out is not None:
+            raise UsageError("give --prices FILE or --price-in/--price-out, not both")
+        from evalkit.prices import load_prices
+
+        return load_prices(prices_file, model)
     if price_in is None and price_out is None:
         return _recorded_prices(out_dir, model) if out_dir is not None else None
     if price_in is None or price_out is None:

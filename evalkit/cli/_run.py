@@ -66,12 +66,15 @@ class _LineProgress:
 @click.option("--allow-outside-paths", is_flag=True, help="Let the suite read data outside its folder.")
 @click.option("--price-in", type=click.FloatRange(min=0), help="Price per million prompt tokens (else cost: unknown).")
 @click.option("--price-out", type=click.FloatRange(min=0), help="Price per million completion tokens.")
+@click.option("--prices", "prices_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file of prices per model (see docs/results-format.md).")
 @click.option("--dry-run", is_flag=True, help="Show items, requests to send, estimated tokens and cost; send nothing.")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_error_rate: float | None, no_cache: bool, cache_path: Path | None, languages: str | None,
             prompts: str | None, limit: int | None, repeat: int | None, shard: str | None, no_report: bool,
-            allow_outside_paths: bool, price_in: float | None, price_out: float | None, dry_run: bool) -> int:
+            allow_outside_paths: bool, price_in: float | None, price_out: float | None, prices_file: Path | None,
+            dry_run: bool) -> int:
     """Run SUITE against a model and write results, summary and report into --out."""
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
@@ -108,7 +111,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
     )
     from evalkit.cli._cost import dry_run_command, model_name, prices_from_options, print_usage, record_prices
 
-    prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir)
+    prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir, prices_file)
     if dry_run:
         return dry_run_command(loaded, options, prices)
     options.write_report = options.write_report and prices is None  # written once the prices are recorded
