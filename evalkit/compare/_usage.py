@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +33,7 @@ USAGE_MEASURES: dict[str, str] = {
 }
 MEAN_MEASURES = ("tokens", "prompt_tokens", "completion_tokens", "cost", "truncation_rate")
 LATENCY_MEASURES = {"latency_p50_ms": 50.0, "latency_p95_ms": 95.0}
+RESAMPLE_CELLS = 2_000_000  # values per block of percentile resamples
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,6 @@ def _percentile_delta(variant: str | None, language: str, measure: str, timed: l
                       q: float, comparison: Comparison) -> UsageDelta:
     base = np.asarray([b for b, _ in timed])
     cand = np.asarray([c for _, c in timed])
-    stat: Callable[[np.ndarray], float] = lambda x: float(np.percentile(x, q))  # noqa: E731
     b0, c0 = percentile(base.tolist(), q), percentile(cand.tolist(), q)
     assert b0 is not None and c0 is not None
     n = len(timed)
@@ -145,7 +144,11 @@ def _percentile_delta(variant: str | None, language: str, measure: str, timed: l
         return UsageDelta(variant, language, measure, b0, c0, c0 - b0, c0 - b0, c0 - b0, n)
     rng = np.random.default_rng(comparison.seed)
     idx = rng.integers(0, n, size=(comparison.n_resamples, n))
-    deltas = np.fromiter((stat(cand[i]) - stat(base[i]) for i in idx), dtype=float, count=len(idx))
+    chunk = max(1, RESAMPLE_CELLS // n)  # resamples taken together: bounded memory for large runs
+    deltas = np.concatenate([
+        np.percentile(cand[idx[i:i + chunk]], q, axis=1) - np.percentile(base[idx[i:i + chunk]], q, axis=1)
+        for i in range(0, len(idx), chunk)
+    ])
     low, high = np.percentile(deltas, [2.5, 97.5])
     return UsageDelta(variant, language, measure, b0, c0, c0 - b0, float(low), float(high), n)
 
