@@ -55,7 +55,7 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
             gates_file: Path | None, junit: Path | None, markdown: Path | None, json_path: Path | None) -> int:
     """Compare CAND_RUN (and any MORE_RUNS, each against BASE_RUN) item by item: per-language deltas with
     paired 95% CIs and adjusted p-values, and the items that regressed."""
-    from evalkit.compare import compare_runs
+    from evalkit.compare import compare_runs, usage_deltas, usage_summary_lines
     from evalkit.report import render_compare_report, write_compare_report
 
     variants = _variants(variants_opt)
@@ -79,6 +79,8 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
         for comparison in comparisons:
             click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
             for line in comparison.summary_lines():
+                click.echo("  " + safe_text(line))
+            for line in usage_summary_lines(usage_deltas(comparison)):
                 click.echo("  " + safe_text(line))
         click.echo(f"report: {target}")
     if results is None:

@@ -84,12 +84,19 @@ class _LineProgress:
               help="Largest reply body read, decompressed (default 8 MiB; env EVALKIT_MAX_RESPONSE_BYTES).")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_PATH",
               help="Import custom scorers from a module or .py/package path (repeatable; see docs/scorers.md).")
+@click.option("--price-in", type=click.FloatRange(min=0), help="Price per million prompt tokens (else cost: unknown).")
+@click.option("--price-out", type=click.FloatRange(min=0), help="Price per million completion tokens.")
+@click.option("--prices", "prices_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file of prices per model (see docs/results-format.md).")
+@click.option("--dry-run", is_flag=True, help="Show items, requests to send, estimated tokens and cost; send nothing.")
 def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_retry_wait: float | None, max_error_rate: float | None, no_cache: bool, cache_path: Path | None,
             languages: str | None, prompts: str | None, limit: int | None, repeat: int | None, shard: str | None,
             no_report: bool, allow_outside_paths: bool, max_response_bytes: int | None,
-            params: tuple[str, ...] = (), max_tokens: int | None = None, plugins: tuple[str, ...] = ()) -> int:
+            params: tuple[str, ...] = (), max_tokens: int | None = None, plugins: tuple[str, ...] = (),
+            price_in: float | None = None, price_out: float | None = None, prices_file: Path | None = None,
+            dry_run: bool = False) -> int:
     """Run SUITE (a file, or a built-in suite's name: see `evalkit suites`) against a model and write results,
     summary and report into --out."""
     from evalkit.items import Selection, Shard
@@ -139,9 +146,17 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         on_wait=progress.wait,
         notice=lambda message: click.echo(safe_text(message), err=True),
     )
+    from evalkit.cli._cost import dry_run_command, model_name, prices_from_options, print_usage, record_prices
+
+    prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir, prices_file)
+    if dry_run:
+        return dry_run_command(loaded, options, prices)
+    options.write_report = options.write_report and prices is None  # written once the prices are recorded
     try:
         outcome = run(loaded, options)
+        record_prices(out_dir, prices, write_report=not no_report)
     except RunAborted:
+        record_prices(out_dir, prices, write_report=not no_report)
         _print_counts_on_disk(out_dir)  # what was done and why items failed, before the abort message
         raise
     m = outcome.manifest
@@ -151,6 +166,7 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         click.echo(f"interrupted; resume with: {safe_text(resume)}", err=True)
         return 130
     _print_summary(out_dir)
+    print_usage(out_dir)
     return 0
 
 

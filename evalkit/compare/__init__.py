@@ -48,11 +48,13 @@ from evalkit.compare._model import (
     signed,
 )
 from evalkit.compare._tests import score_function
+from evalkit.compare._usage import USAGE_MEASURES, UsageDelta, format_usage_delta, usage_deltas, usage_summary_lines
 from evalkit.compare._verdict import compare_runs
 
 __all__ = [
     "CORRECTION_NAMES",
     "DISPLAY_NAMES",
+    "USAGE_MEASURES",
     "Comparison",
     "Correction",
     "Flip",
@@ -60,13 +62,17 @@ __all__ = [
     "ItemPair",
     "MetricComparison",
     "RunData",
+    "UsageDelta",
     "compare_runs",
     "display_metric",
     "format_cell",
     "format_p",
+    "format_usage_delta",
     "load_run",
     "plain",
     "results_problem",
     "score_function",
     "signed",
+    "usage_deltas",
+    "usage_summary_lines",
 ]

@@ -28,7 +28,7 @@ from evalkit.compare import (
     score_function,
 )
 from evalkit.errors import UsageError
-from evalkit.gate._spec import ERROR_RATE, Bound, GateSpec, LoadedGates, load_gates, parse_gates
+from evalkit.gate._spec import ERROR_RATE, USAGE_THRESHOLDS, Bound, GateSpec, LoadedGates, load_gates, parse_gates
 from evalkit.gate._text import RUN_LANGUAGE, messages, summary
 from evalkit.gate._text import where as _where
 from evalkit.results import ItemResult, ScorerBook, ScorerRecord
@@ -339,7 +339,8 @@ def _check_names(loaded: LoadedGates, run: RunData, warnings: list[str]) -> None
                             f"({', '.join(run.manifest.languages)}); its rules do nothing")
 
     for name, threshold in spec.thresholds.items():
-        known(name, [*labels, ERROR_RATE], "thresholds", name)
+        if name not in USAGE_THRESHOLDS:  # usage pseudo-metrics: see evalkit.gate._usage
+            known(name, [*labels, ERROR_RATE], "thresholds", name)
         for code in threshold.languages:
             lang(code, "thresholds", name, "languages", code)
     if spec.regressions is not None:
@@ -352,6 +353,9 @@ def _check_names(loaded: LoadedGates, run: RunData, warnings: list[str]) -> None
                     known(name, labels, "regressions", "languages", code, name)
     if errors:
         raise errors[0] if len(errors) == 1 else SuiteErrors(errors)
+    from evalkit.gate._usage import check_usage_names
+
+    check_usage_names(loaded, languages, warnings)
 
 
 # --- entry point ---------------------------------------------------------------------------------
@@ -427,10 +431,14 @@ def run_gate(
     run_check = _run_check(run) if spec.require_complete else None
     checks = [run_check] if run_check is not None else []
     checks += threshold_checks(cells, spec, several)
+    from evalkit.gate._usage import usage_regression_checks, usage_threshold_checks
+
+    checks += usage_threshold_checks(run, spec, several)
     cmp = None
     if baseline is not None:
         cmp = _comparison(comparison, run, baseline, spec, force)
         checks += regression_checks(cmp, spec, several)
+        checks += usage_regression_checks(cmp, spec, several)
         if cmp.incompatibilities:
             warnings.append("compared despite: " + "; ".join(cmp.incompatibilities))
         base_problem = incompleteness(cmp.base)
@@ -439,8 +447,9 @@ def run_gate(
         if cmp.unmatched_cand or cmp.unmatched_base:
             warnings.append(f"{cmp.unmatched_cand} items only in the run, {cmp.unmatched_base} only in the baseline "
                             "(not compared)")
-    elif spec.regressions is not None:
-        warnings.append("regressions: are configured but no --baseline was given; regression checks skipped")
+    elif spec.regressions is not None or spec.usage is not None:
+        what = "regressions:" if spec.regressions is not None else "usage:"
+        warnings.append(f"{what} are configured but no --baseline was given; regression checks skipped")
     if not checks:
         warnings.append("the gate defines no check that applies to this run")
     return GateResult(run, spec, loaded.source, _order(checks, run), cells, cmp, warnings)

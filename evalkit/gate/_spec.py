@@ -18,11 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from evalkit.errors import Location, SuiteError, SuiteErrors
 from evalkit.suite._yaml import Path_, PositionedYaml, format_path, load_positioned
 
-__all__ = ["Bound", "GateSpec", "LoadedGates", "RegressionRule", "Regressions", "Threshold", "load_gates",
-           "parse_gates"]
+__all__ = ["Bound", "GateSpec", "LoadedGates", "RegressionRule", "Regressions", "Threshold", "UsageLimit",
+           "UsageRules", "load_gates", "parse_gates"]
 
 #: Pseudo-metrics a gate can check besides the run's scorers.
 ERROR_RATE = "error_rate"
+#: Usage pseudo-metrics for ``thresholds:`` (absolute, on the run; see docs/gates.md), with their units.
+USAGE_THRESHOLDS = {
+    "truncation_rate": "%",  # percent of answered items with finish_reason == "length"
+    "latency_p50_ms": "ms",
+    "latency_p95_ms": "ms",
+    "tokens_per_item": "tokens",  # prompt + completion tokens, mean per answered item
+    "cost_per_item": "",  # needs the run's prices (evalkit run --price-in/--price-out)
+}
+PERCENT_THRESHOLDS = (ERROR_RATE, "truncation_rate")
 
 
 class _Strict(BaseModel):
@@ -86,6 +95,44 @@ class RegressionRule(_Strict):
         return RegressionRule(**values)
 
 
+class UsageLimit(_Strict):
+    """How much a usage measure may grow against the baseline: ``max_increase_pct`` (percent of the
+    baseline's value) and/or ``max_increase`` (in the measure's units: tokens, ms, cost, or points of
+    truncation rate).  ``require_significant``: fail only when the whole 95% interval of the increase
+    is above the limit (by default the observed increase decides)."""
+
+    max_increase_pct: float | None = Field(default=None, ge=0)
+    max_increase: float | None = Field(default=None, ge=0)
+    require_significant: bool = False
+
+    @model_validator(mode="after")
+    def _needs_a_limit(self) -> UsageLimit:
+        if self.max_increase_pct is None and self.max_increase is None:
+            raise ValueError("give max_increase_pct or max_increase")
+        return self
+
+
+class UsageRules(_Strict):
+    """``usage:`` limits against the baseline, per measure, with per-language overrides (whole rules)."""
+
+    tokens: UsageLimit | None = None
+    prompt_tokens: UsageLimit | None = None
+    completion_tokens: UsageLimit | None = None
+    cost: UsageLimit | None = None
+    latency_p50_ms: UsageLimit | None = None
+    latency_p95_ms: UsageLimit | None = None
+    truncation_rate: UsageLimit | None = None
+    languages: dict[str, dict[str, UsageLimit]] = {}
+
+    def limit(self, measure: str, language: str) -> UsageLimit | None:
+        override = self.languages.get(language, {}).get(measure)
+        return override if override is not None else getattr(self, measure, None)
+
+    def measures(self) -> set[str]:
+        named = {m for m in type(self).model_fields if m != "languages" and getattr(self, m) is not None}
+        return named | {m for rules in self.languages.values() for m in rules}
+
+
 #: What a regression check uses when the gate file says nothing more specific.
 BUILTIN_RULE = RegressionRule(max_drop=0.0, require_significant=True, skip=False)
 
@@ -120,6 +167,7 @@ class GateSpec(_Strict):
     on_insufficient: Literal["fail", "warn"] = "fail"
     thresholds: dict[str, Threshold] = {}
     regressions: Regressions | None = None
+    usage: UsageRules | None = None  # limits on tokens, cost, latency and truncation against the baseline
     alpha: float = Field(default=0.05, gt=0, lt=1)
     correction: Literal["holm", "bh"] = "holm"
     use_repeats: bool = True
@@ -129,12 +177,15 @@ class GateSpec(_Strict):
 
     @model_validator(mode="after")
     def _error_rate_is_percent(self) -> GateSpec:
-        rate = self.thresholds.get(ERROR_RATE)
-        if rate is not None:
+        for name in PERCENT_THRESHOLDS:
+            rate = self.thresholds.get(name)
+            if rate is None:
+                continue
             for bound in (rate, *rate.languages.values()):
                 for value in (bound.min, bound.max):
                     if value is not None and not 0 <= value <= 100:
-                        raise ValueError(f"{ERROR_RATE} is a percentage of failed items: 0..100 (got {value})")
+                        what = "failed" if name == ERROR_RATE else "truncated"
+                        raise ValueError(f"{name} is a percentage of {what} items: 0..100 (got {value})")
         return self
 
     def regression_rule(self, metric: str, language: str) -> RegressionRule:
@@ -226,7 +277,7 @@ def parse_gates(data: Any, positioned: PositionedYaml, prefix: Path_ = (), sourc
         errors = _errors(exc, positioned, prefix)
         raise (errors[0] if len(errors) == 1 else SuiteErrors(errors)) from None
     for name, threshold in spec.thresholds.items():
-        if name == ERROR_RATE:
+        if name in PERCENT_THRESHOLDS:
             continue
         for bound in (threshold, *threshold.languages.values()):
             for value in (bound.min, bound.max):

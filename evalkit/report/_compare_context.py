@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from evalkit.report._colors import diverging
-from evalkit.report._context import header, last_user_message
+from evalkit.report._context import conversations, header, last_user_message
 from evalkit.report._diff import diff, sides, spaced
 from evalkit.report._format import interval, language_name, metric_name, num, p_value, signed
 from evalkit.report._svg import Effect, forest_plot
+from evalkit.report._usage_context import usage_prices_note, usage_rows
 
 if TYPE_CHECKING:
     from evalkit.compare import Comparison, Flip, ItemPair, MetricComparison
@@ -179,7 +180,7 @@ def pair_table(comparison: Comparison) -> dict[str, Any]:
         columns.append({"key": "repeat", "label": "Rep", "type": "num"})
     columns += [
         {"key": "change", "label": "Change", "type": "flip", "facet": True},
-        {"key": "input", "label": "Input (last user message)", "type": "long", "search": True},
+        {"key": "input", "label": "Input (last user message)", "type": "long", "search": True, "convo": True},
         {"key": "reference", "label": "Reference", "type": "long", "search": True, "lang": "target"},
         {"key": "base", "label": f"Baseline · {comparison.base_label}", "type": "long", "search": True,
          "lang": "target", "diff": "cand", "side": "base"},
@@ -216,6 +217,7 @@ def pair_table(comparison: Comparison) -> dict[str, Any]:
         "flipLabels": FLIP_LABELS,
         "sort": {"key": columns[first]["key"], "dir": 1} if first is not None else None,
         "pageSize": 50,
+        "conversation": conversations([p.cand for p in comparison.pairs]),  # the candidate's, as the input
     }
 
 
@@ -271,6 +273,8 @@ def section(comparison: Comparison, index: int, gate: GateResult | None = None) 
         "n_improvement_items": n_improvement_items,
         "items": pair_table(comparison),
         "gate": gate_context(gate) if gate is not None else None,
+        "usage": usage_rows(comparison),
+        "usage_prices": usage_prices_note(comparison),
     }
 
 

@@ -160,6 +160,41 @@ def error_table(summary: Summary) -> list[dict[str, Any]]:
             for e in summary.errors if e.errors]
 
 
+def usage_table(summary: Summary) -> dict[str, Any] | None:
+    """Per variant × language: tokens, token tax, latency, truncation and cost (None: no usage recorded)."""
+    from evalkit.results._usage import format_money, format_ms
+
+    if not summary.usage:
+        return None
+    p = summary.prices
+    rows = []
+    for c in summary.usage:
+        rows.append({
+            "variant": c.variant, "language": c.language, "answered": c.answered,
+            "prompt_mean": num(c.prompt_tokens_mean), "completion_mean": num(c.completion_tokens_mean),
+            "total": f"{c.prompt_tokens + c.completion_tokens:,}" if c.with_usage else "unknown",
+            "tax": "—" if c.token_tax is None else f"×{c.token_tax:.2f}",
+            "tax_title": f"on {c.token_tax_cases} cases answered in both" if c.token_tax is not None else "",
+            "p50": format_ms(c.latency_p50_ms), "p95": format_ms(c.latency_p95_ms),
+            "latency_n": c.latency_n, "cached": c.latency_cached,
+            "truncated": c.truncated, "truncation": num(c.truncation_rate) + "%" if c.truncation_rate is not None
+            else "—", "bad_truncation": bool(c.truncated),
+            "cost": format_money(c.cost, p), "cost_per_item": format_money(c.cost_per_item, p),
+        })
+    prices = (f"{p.input_per_mtok:g} in / {p.output_per_mtok:g} out per million tokens ({p.currency}, "
+              f"{p.model}, from {p.source or 'the manifest'})" if p else "unknown (no prices given: "
+              "evalkit run --price-in X --price-out Y)")
+    total = format_money(sum(c.cost or 0.0 for c in summary.usage), p) if p else "unknown"
+    return {"rows": rows, "prices": prices, "total_cost": total}
+
+
+def _with_usage(manifest: RunManifest, summary: Summary, results: list[ItemResult]) -> Summary:
+    """A summary written before usage was summarized: its usage from the result lines."""
+    from evalkit.results import usage_cells
+
+    return summary.model_copy(update={"usage": usage_cells(results, manifest.prices), "prices": manifest.prices})
+
+
 def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, Any]:
     """The per-item table as compact JSON for the browser: column specs once, then one array per item."""
     labels = [r.label for r in manifest.scorers]
@@ -172,7 +207,7 @@ def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, An
     if manifest.repeats > 1:
         columns.append({"key": "repeat", "label": "Rep", "type": "num"})
     columns += [
-        {"key": "input", "label": "Input (last user message)", "type": "long", "search": True},
+        {"key": "input", "label": "Input (last user message)", "type": "long", "search": True, "convo": True},
         {"key": "reference", "label": "Reference", "type": "long", "search": True, "lang": "language"},
         {"key": "output", "label": "Output", "type": "long", "search": True, "lang": "language"},
     ]
@@ -180,6 +215,9 @@ def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, An
         rec = kinds[label]
         columns.append({"key": f"s:{label}", "label": metric_name(label), "type": "bin" if rec.kind == "binary"
                         else "score", "hib": rec.higher_is_better})
+    truncated = any(r.truncated for r in results)
+    if truncated:  # finish_reason == "length": the answer was cut at max_tokens
+        columns.append({"key": "truncated", "label": "Cut", "type": "tag"})
     columns += [
         {"key": "detected", "label": "Detected", "type": "tag"},
         {"key": "error", "label": "Error", "type": "error", "search": True},
@@ -193,15 +231,42 @@ def item_table(manifest: RunManifest, results: list[ItemResult]) -> dict[str, An
             row.append(r.repeat)
         row += [last_user_message(r), "\n".join(r.references), r.output if r.output is not None else ""]
         row += [_round(r.scores.get(label)) for label in labels]
+        if truncated:
+            row.append(r.finish_reason if r.truncated else "")
         error = f"{r.error.kind}: {r.error.message}" if r.error else ""
         row += [detected_language(r) or "", error, 1 if r.error else 0, 1 if r.wrong_language else 0]
         rows.append(row)
     return {
         "columns": columns,
         "rows": rows,
-        "toggles": [{"key": "failed", "label": "Failed only"}, {"key": "wrong", "label": "Wrong language only"}],
+        "toggles": [{"key": "failed", "label": "Failed only"}, {"key": "wrong", "label": "Wrong language only"}]
+        + ([{"key": "truncated", "label": "Truncated only"}] if truncated else []),
         "pageSize": 50,
+        "conversation": conversations(results),
     }
+
+
+def conversations(results: list[ItemResult]) -> dict[str, Any] | None:
+    """Every item's full rendered conversation for the collapsed view next to its input, without repeating
+    the system prompt and few-shot turns on every row: ``prefixes`` holds each distinct list of messages
+    before the last user message (``last``: the input follows as the final user message), ``rows`` the
+    prefix of each row (-1: the input is the whole conversation). None when no item has more than one message."""
+    index: dict[tuple[tuple[str, str], ...], int] = {}
+    prefixes: list[dict[str, Any]] = []
+    rows: list[int] = []
+    for r in results:
+        msgs = [(m.get("role", ""), m.get("content", "")) for m in r.messages]
+        last = bool(msgs) and msgs[-1][0] == "user"
+        prefix = tuple(msgs[:-1] if last else msgs)
+        if not prefix or (not last and len(prefix) == 1):
+            rows.append(-1)
+            continue
+        key = (*prefix, ("", "last" if last else ""))
+        if key not in index:
+            index[key] = len(prefixes)
+            prefixes.append({"m": [list(m) for m in prefix], "last": last})
+        rows.append(index[key])
+    return {"prefixes": prefixes, "rows": rows} if prefixes else None
 
 
 def _round(value: float | None) -> float | None:
@@ -226,6 +291,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
         "tables": metric_tables(manifest, summary),
         "charts": charts(manifest, summary),
         "errors": error_table(summary),
+        "usage": usage_table(summary if summary.usage else _with_usage(manifest, summary, results)),
         "wrong_language": [{"language": k, "name": language_name(k), "count": v} for k, v in sorted(wrong.items())],
         "items": item_table(manifest, results),
         "n_items": len(results),

@@ -51,6 +51,9 @@ def run_markdown(ctx: dict[str, Any]) -> str:
         lines.append("**Wrong-language answers:** " + ", ".join(
             f"{md(w['language'])} {w['count']}" for w in ctx["wrong_language"]))
         lines.append("")
+    from evalkit.report._usage_context import run_usage_markdown
+
+    lines += run_usage_markdown(ctx.get("usage"))
     return "\n".join(lines)
 
 
@@ -91,6 +94,9 @@ def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
             lines.append(f"| {md(r['language'])} | {variant}{md(r['metric_name'])} | {r['base']} | {r['cand']} | "
                          f"{delta} | {r['ci']} | {r['p_adjusted']} | {mark} |")
         lines.append("")
+        from evalkit.report._usage_context import usage_markdown
+
+        lines += usage_markdown(s.get("usage") or [])
         if s["regressions"]:
             lines.append(f"**Top regressions** ({min(top, len(s['regressions']))} of {s['n_regression_items']} items)")
             lines.append("")

@@ -8,11 +8,13 @@ from evalkit.results._models import (
     ItemResult,
     MetricCell,
     ModelRecord,
+    Prices,
     RepeatItem,
     RunManifest,
     ScorerRecord,
     SuiteRecord,
     Summary,
+    UsageCell,
     UsageInfo,
 )
 from evalkit.results._store import (
@@ -30,6 +32,7 @@ from evalkit.results._store import (
     write_json_atomic,
 )
 from evalkit.results._summary import ScorerBook, sacrebleu_version, scorer_record, summarize, summarize_run
+from evalkit.results._usage import cost_of, usage_cells
 
 __all__ = [
     "MANIFEST",
@@ -43,6 +46,7 @@ __all__ = [
     "ItemResult",
     "MetricCell",
     "ModelRecord",
+    "Prices",
     "RepeatItem",
     "ResultsWriter",
     "RunManifest",
@@ -50,8 +54,10 @@ __all__ = [
     "ScorerRecord",
     "SuiteRecord",
     "Summary",
+    "UsageCell",
     "UsageInfo",
     "compact_for_resume",
+    "cost_of",
     "iter_results",
     "latest_by_item",
     "read_manifest",
@@ -61,5 +67,6 @@ __all__ = [
     "scorer_record",
     "summarize",
     "summarize_run",
+    "usage_cells",
     "write_json_atomic",
 ]

@@ -107,6 +107,16 @@ class Counts(_Model):
     quarantined: int = 0  # lines a resume moved to results.quarantine.jsonl (damaged or of another run)
 
 
+class Prices(_Model):
+    """What the person running evalkit said the model costs, per million tokens (never a default)."""
+
+    model: str
+    input_per_mtok: float  # per 1,000,000 prompt tokens
+    output_per_mtok: float  # per 1,000,000 completion tokens
+    currency: str = "USD"
+    source: str = ""  # where the prices came from, e.g. "--price-in/--price-out"
+
+
 class RunManifest(_Model):
     format: Literal["evalkit.run"] = "evalkit.run"
     version: int = RESULTS_VERSION
@@ -130,6 +140,7 @@ class RunManifest(_Model):
     counts: Counts = Field(default_factory=Counts)
     signatures: dict[str, dict[str, str]] = {}  # metric label -> target language -> sacrebleu signature
     argv: list[str] = []
+    prices: Prices | None = None  # None: unknown, and every cost is shown as "unknown"
 
 
 class MetricCell(_Model):
@@ -169,6 +180,29 @@ class ErrorCell(_Model):
     by_kind: dict[str, int] = {}
 
 
+class UsageCell(_Model):
+    """Tokens, latency, truncation and cost of one (variant, language) (see docs/results-format.md)."""
+
+    variant: str
+    language: str
+    answered: int = 0  # items with an answer (failed items have no usage)
+    with_usage: int = 0  # answered items whose provider reported prompt and completion tokens
+    prompt_tokens: int = 0  # totals over ``with_usage`` items
+    completion_tokens: int = 0
+    prompt_tokens_mean: float | None = None
+    completion_tokens_mean: float | None = None
+    latency_n: int = 0  # items answered by the provider in this run (cached answers excluded)
+    latency_cached: int = 0  # answered items left out of the latency: served from the response cache
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    truncated: int = 0  # finish_reason == "length"
+    truncation_rate: float | None = None  # percent of answered items
+    cost: float | None = None  # None: prices unknown (never 0 for unknown)
+    cost_per_item: float | None = None
+    token_tax: float | None = None  # total tokens relative to English on the same cases
+    token_tax_cases: int = 0  # (case, repeat) pairs behind ``token_tax``
+
+
 class Summary(_Model):
     format: Literal["evalkit.summary"] = "evalkit.summary"
     version: int = RESULTS_VERSION
@@ -179,3 +213,5 @@ class Summary(_Model):
     wrong_language: dict[str, int] = {}
     repeats: int = 1
     repeat_items: list[RepeatItem] = []  # only items that were unstable (passed in some repeats only)
+    usage: list[UsageCell] = []  # per variant × language
+    prices: Prices | None = None  # copied from the manifest: the prices behind every cost

@@ -17,6 +17,7 @@ from evalkit.results._models import (
     ScorerRecord,
     Summary,
 )
+from evalkit.results._usage import UsageTally
 from evalkit.scoring import Scorer, build_scorer, recorded_scorer
 
 if TYPE_CHECKING:
@@ -174,7 +175,8 @@ def repeat_aggregates(variant: str, language: str, metric: str, case_ids: list[s
 
 def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
     book = ScorerBook(manifest.scorers)
-    groups = group_results(results)
+    usage = UsageTally()
+    groups = group_results(usage.watch(results))
     cells: list[MetricCell] = []
     errors: list[ErrorCell] = []
     wrong: dict[str, int] = defaultdict(int)
@@ -213,6 +215,8 @@ def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
         wrong_language=dict(wrong),
         repeats=manifest.repeats,
         repeat_items=repeat_items,
+        usage=usage.cells(manifest.prices),
+        prices=manifest.prices,
     )
 
 

@@ -228,6 +228,27 @@
       div.title = "Click to expand";
       div.addEventListener("click", function () { div.classList.toggle("clamp"); });
       td.appendChild(div);
+      if (c.convo && spec.conversation) conversation(td, row);
+    }
+
+    // The full rendered conversation (system, few-shot turns, user), collapsed under the input.
+    function conversation(td, row) {
+      var cv = spec.conversation, k = cv.rows[rowsIndex(row)];
+      if (k === undefined || k < 0) return;
+      var p = cv.prefixes[k], msgs = p.m.slice();
+      if (p.last) msgs.push(["user", row[idx.input]]);
+      var det = el("details", "convo"), list = el("ol", "convo-list");
+      det.appendChild(el("summary", null, "Conversation (" + msgs.length + " messages)"));
+      msgs.forEach(function (m) {
+        var li = el("li", "msg"), text = el("div", "text", m[1]);
+        li.setAttribute("data-role", m[0]);
+        text.setAttribute("dir", "auto");
+        li.appendChild(el("span", "role", m[0]));
+        li.appendChild(text);
+        list.appendChild(li);
+      });
+      det.appendChild(list);
+      td.appendChild(det);
     }
 
     var rowIndexOf = new Map();

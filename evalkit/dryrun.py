@@ -1,0 +1,136 @@
+"""``evalkit run --dry-run``: what a run would do before it spends anything.
+
+Plans the items exactly as the run would (same Planner, same cache keys), looks them up in the
+response cache and in ``--out`` (items a resume would skip), and estimates the prompt tokens of the
+requests left to send.  Nothing is sent, nothing is written to ``--out``, and the cache is only read
+(and not even opened when its file does not exist).
+
+Prompt-token estimate (per message, then summed; documented in docs/results-format.md):
+``4`` tokens of chat formatting, plus per character ``1`` for Han, kana and Hangul, ``0.25`` for
+ASCII and Latin letters (about four characters per token), ``0.5`` for every other script (Cyrillic,
+Greek, Arabic, Hebrew, Devanagari, Thai...), rounded up.  It is an estimate: the provider's tokenizer
+decides, and the run records what it reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from evalkit.cache import ResponseCache, default_cache_path
+from evalkit.config import apply_run_policy
+from evalkit.items import Item, Planner
+from evalkit.results import RESULTS, Prices, cost_of, iter_results
+from evalkit.runner import RunOptions, effective_model
+from evalkit.runner._plan import endpoint_of
+from evalkit.runner._send import Requests
+from evalkit.suite import LoadedSuite
+from evalkit.validate import check_static
+
+MESSAGE_OVERHEAD = 4  # tokens of chat formatting per message (role and separators)
+LOOKUP_BATCH = 500
+
+
+def _char_weight(ch: str) -> float:
+    code = ord(ch)
+    if code <= 0x24F:  # ASCII, Latin-1, Latin Extended-A/B
+        return 0.25
+    if (0x2E80 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF
+            or 0x20000 <= code <= 0x3FFFF or 0x3040 <= code <= 0x30FF or 0x1100 <= code <= 0x11FF):
+        return 1.0  # CJK ideographs, kana, Hangul
+    return 0.5
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimated tokens of one message's text (without the per-message overhead)."""
+    return math.ceil(sum(_char_weight(ch) for ch in text))
+
+
+def estimate_prompt_tokens(messages: Iterable[dict[str, str]]) -> int:
+    return sum(MESSAGE_OVERHEAD + estimate_tokens(m.get("content") or "") for m in messages)
+
+
+@dataclass
+class DryRunCell:
+    variant: str
+    language: str
+    items: int = 0
+    done: int = 0  # already in --out (a resume skips them)
+    cached: int = 0  # answered by the response cache
+    to_send: int = 0
+    est_prompt_tokens: int = 0  # of the requests to send
+
+
+@dataclass
+class DryRun:
+    model: str
+    endpoint: str
+    max_tokens: int | None
+    prices: Prices | None
+    cache: str | None  # the cache file looked in, None when the cache is off or does not exist yet
+    cells: list[DryRunCell] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(c, name) for c in self.cells)
+
+    @property
+    def est_input_cost(self) -> float | None:
+        """Estimated cost of the prompt tokens to send (None: prices unknown)."""
+        return cost_of(self.prices, self.total("est_prompt_tokens"), 0)
+
+    @property
+    def max_output_cost(self) -> float | None:
+        """At most this for the answers: every request to send using all of ``max_tokens``."""
+        if self.max_tokens is None:
+            return None
+        return cost_of(self.prices, 0, self.total("to_send") * self.max_tokens)
+
+
+def dry_run(suite: LoadedSuite, options: RunOptions, prices: Prices | None = None) -> DryRun:
+    """Plan ``suite`` as ``evalkit run`` would with ``options`` and count what it would send."""
+    errors = check_static(suite)
+    if errors:
+        raise errors[0]
+    # The same model, endpoint policy and per-repeat request keys as the run (``evalkit.runner``).
+    model = apply_run_policy(suite, options, effective_model(suite.spec.model, options))
+    endpoint = endpoint_of(model)
+    params = model.params.as_body()
+    requests = Requests(endpoint, model.name, params)
+    max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+    results = options.out_dir / RESULTS
+    done = {r.item_id for r in iter_results(results) if r.error is None} if results.exists() else set()
+    cache_path = options.cache_path or default_cache_path()
+    cache = ResponseCache(cache_path) if options.use_cache and cache_path.exists() else None
+    report = DryRun(model.name, endpoint, int(max_tokens) if max_tokens else None, prices,
+                    str(cache_path) if cache else None)
+    cells: dict[tuple[str, str], DryRunCell] = {}
+    batch: list[tuple[Item, str]] = []
+
+    def flush() -> None:
+        hits = cache.get_many(k for _, k in batch) if cache is not None else {}
+        for item, k in batch:
+            cell = cells[(item.variant, item.language)]
+            if k in hits:
+                cell.cached += 1
+            else:
+                cell.to_send += 1
+                cell.est_prompt_tokens += estimate_prompt_tokens(item.messages)
+        batch.clear()
+
+    try:
+        for item in Planner(suite, options.selection).iter_items():
+            cell = cells.setdefault((item.variant, item.language), DryRunCell(item.variant, item.language))
+            cell.items += 1
+            if item.item_id in done:
+                cell.done += 1
+                continue
+            batch.append((item, requests.key(item)))
+            if len(batch) >= LOOKUP_BATCH:
+                flush()
+        flush()
+    finally:
+        if cache is not None:
+            cache.close()
+    report.cells = list(cells.values())  # in the order of the plan
+    return report
