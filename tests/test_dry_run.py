@@ -85,7 +85,9 @@ def test_token_estimate_is_per_script() -> None:
 def test_dry_run_keys_repeats_by_their_own_seeds(tmp_path: Path, srv: FakeOpenAIServer,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """Repeats send their own seeds (and are cached under them): the dry run looks them up the same way."""
-    suite = write_suite(tmp_path, srv.base_url, USAGE_SUITE)
+    seeded = USAGE_SUITE.replace("max_tokens: 64}}", "max_tokens: 64, seed: 7}}")
+    assert seeded != USAGE_SUITE
+    suite = write_suite(tmp_path, srv.base_url, seeded)
     assert run_cli("run", suite, "--out", tmp_path / "done", "--repeat", "2", "--no-report") == 0
     sent = srv.count
     assert sent == 24
