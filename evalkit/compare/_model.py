@@ -186,7 +186,9 @@ class Comparison:
         seen: dict[str | None, None] = {}
         for m in self.metrics:
             seen.setdefault(m.variant, None)
-        return list(seen)
+        # In the suite's order, not the order cells happen to be sorted in (that follows their p-values).
+        order = {v: i for i, v in enumerate(self.base.manifest.variants)}
+        return sorted(seen, key=lambda v: order.get(v, len(order)) if v is not None else -1)
 
     def summary_lines(self) -> list[str]:
         """One PR-pasteable line per language (per variant and language when a run has several)."""
