@@ -311,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
     os.environ.setdefault("EVALKIT_CACHE_DIR", tempfile.mkdtemp(prefix="evalkit-bench-cache-"))
+    # The benchmark suites suggest the local test server as their endpoint: with a key in the environment
+    # evalkit would (rightly) refuse to send it there. No key and no endpoint choice of the caller leaks in.
+    for name in ("AIMLAPI_API_KEY", "EVALKIT_BASE_URL", "EVALKIT_API_KEY_ENV"):
+        os.environ.pop(name, None)
     # Byte-compile evalkit as installing a wheel does: with an editable install and
     # PYTHONDONTWRITEBYTECODE set (as on this project's machines) every command would otherwise
     # compile evalkit's modules from source first (~0.1 s) - a cost no installed copy pays.
