@@ -71,7 +71,7 @@ def test_outside_dataset_allowed_by_the_user(tmp_path: Path, capsys: pytest.Capt
     assert run_cli("validate", suite) == 2
     capsys.readouterr()
     assert run_cli("validate", suite, "--allow-outside-paths") == 0
-    assert "ok (1 cases" in capsys.readouterr().out
+    assert "ok (1 case, 1 item)" in capsys.readouterr().out
 
 
 def test_dataset_folder_next_to_the_suite_and_builders_still_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -67,7 +67,8 @@ for name, source in json.loads(sys.stdin.read()).items():
         out[name] = "rendered " + render_sandboxed(source, "prompts.p.user", {})[:80]
     except TemplateError as exc:
         out[name] = exc.message
-out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM, not ru_maxrss: on Linux a child's ru_maxrss starts at its parent's peak (pytest's, in a full run).
+out["peak_mb"] = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:")) // 1024
 print(json.dumps(out))
 """
 
@@ -124,10 +125,10 @@ def test_validate_names_the_template_file_and_line(tmp_path: Path, capsys: pytes
     hostile = SUITE.replace('user: "Please translate into {{{{ language.name }}}}: {{{{ source }}}}"',
                             "user: '{{{{ (\"x\"*99999)|replace(\"x\", \"y\"*20000) }}}}'")
     suite = write_suite(tmp_path, "http://127.0.0.1:9/v1", hostile)
-    assert run_cli("validate", suite) == 2  # one line per case
+    assert run_cli("validate", suite) == 2  # the same problem in every case: one line naming the cases
     lines = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
-    assert len(lines) == 3 and all("suite.yaml:13:5: prompts.polite.user: blocked by the template sandbox: "
-                                   "replace would build" in line for line in lines), lines
+    assert len(lines) == 1 and ("suite.yaml:13:5: prompts.polite.user: blocked by the template sandbox: "
+                                "replace would build" in lines[0]) and "(in 3 cases: c1, c2, c3)" in lines[0], lines
     assert run_cli("run", suite, "--out", tmp_path / "run", "--no-cache") == 2
     lines = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
     assert len(lines) == 1 and "suite.yaml:13:5: prompts.polite.user: blocked" in lines[0], lines
