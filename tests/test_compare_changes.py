@@ -138,6 +138,9 @@ def test_markdown_shows_what_changed(changed: tuple[Path, Path]) -> None:
     assert "+You are a careful translator." in block
     assert " Answer with the translation only." in block
     assert "Prompt templates unchanged: plain" in head
+    # The top regressions say which items were asked something else.
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| de | c")}
+    assert "rendered prompt changed" in rows["c1"] and "rendered prompt changed" not in rows["c2"]
     # The payload sits inside the code block (literal in GitHub's renderer), never as live HTML outside it.
     outside = head[:fence] + head[fence:].split("\n```", 1)[1]
     assert "<script" not in outside and "<img" not in outside
@@ -145,11 +148,13 @@ def test_markdown_shows_what_changed(changed: tuple[Path, Path]) -> None:
 
 def test_markdown_fence_cannot_be_closed_by_a_template(tmp_path: Path, changed: tuple[Path, Path]) -> None:
     base, cand = changed
-    evil = {**CAND_PROMPTS, "polite": {"user": "x\n```\n<img src=x onerror=alert(1)>\n````", "system": "s"}}
+    evil = {**CAND_PROMPTS, "polite": {"user": "x\n```\n<img src=x onerror=alert(1)>\n````\n\x1b[31mred\u202e",
+                                       "system": "s"}}
     _set_manifest(cand, prompts=evil)
     text = render_compare_report([compare_runs(base, cand, n_resamples=100)], "md")
     opener = next(line for line in text.splitlines() if line.endswith("diff") and line.startswith("```"))
     assert opener.startswith("`````") and opener == "`" * 5 + "diff"  # longer than any backtick run inside
+    assert "\x1b" not in text and "\u202e" not in text and "+\\x1b[31mred\\u202e" in text  # controls as escapes
 
 
 @pytest.mark.parametrize("missing", ["base", "cand", "both"])

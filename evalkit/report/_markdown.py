@@ -136,6 +136,8 @@ def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
             lines.append("|---|---|---|---|---|")
             for c in s["regressions"][:top]:
                 change = ", ".join(f"{ch['metric']} {ch['base']}→{ch['cand']}" for ch in c["changes"])
+                if c.get("messages_diff"):
+                    change += "; rendered prompt changed"
                 base = c["base_error"] or "".join(seg.text for seg in c["base_segments"])
                 cand = c["cand_error"] or "".join(seg.text for seg in c["cand_segments"])
                 lines.append(f"| {md(c['language'])} | {md(c['case'])} | {md(change)} | {md(clip(base))} | "
