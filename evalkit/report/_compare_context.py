@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from evalkit.report._changes import item_messages_diff, run_changes
 from evalkit.report._colors import diverging
 from evalkit.report._context import conversations, header, last_user_message
 from evalkit.report._diff import diff, sides, spaced
@@ -111,6 +112,7 @@ def _pair_text(pair: ItemPair) -> dict[str, Any]:
         "base_segments": base_side,
         "cand_segments": cand_side,
         "by_char": not spaced(pair.base.target_language),
+        "messages_diff": item_messages_diff(pair.base.messages, pair.cand.messages),
     }
 
 
@@ -273,6 +275,7 @@ def section(comparison: Comparison, index: int, gate: GateResult | None = None) 
         "n_improvement_items": n_improvement_items,
         "items": pair_table(comparison),
         "gate": gate_context(gate) if gate is not None else None,
+        "changes": run_changes(comparison),
         "usage": usage_rows(comparison),
         "usage_prices": usage_prices_note(comparison),
     }

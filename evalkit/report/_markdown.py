@@ -67,6 +67,37 @@ def _gate_lines(gate: dict[str, Any] | None) -> list[str]:
     return [*lines, ""] if gate["failures"] or gate["warnings"] else lines
 
 
+def _fence(lines: list[str], info: str) -> list[str]:
+    """A fenced code block that no line inside can close (the fence is longer than any backtick run), control
+    characters shown as escapes."""
+    body = [_CONTROL.sub(lambda m: ascii(m.group(0))[1:-1], line) for line in lines]
+    longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, *body, fence]
+
+
+def changes_markdown(ch: dict[str, Any]) -> list[str]:
+    """What changed between baseline and candidate: settings that differ, then each changed template's diff."""
+    lines = ["**What changed**", ""]
+    if ch["settings"]:
+        lines += ["| setting | baseline | candidate |", "|---|---|---|"]
+        lines += [f"| {md(r['name'])} | {md(r['base'])} | {md(r['cand'])} |" for r in ch["settings"]]
+    else:
+        lines.append("Model, endpoint and generation parameters: the same.")
+    lines.append("")
+    if ch["not_recorded"]:
+        lines += [f"No template diff: {md(ch['not_recorded'])}.", ""]
+    for p in ch["prompts"]:
+        lines.append(f"Prompt templates · **{md(p['variant'])}**: {md(p['status'])} "
+                     f"(−{p['removed']} / +{p['added']} lines)")
+        lines.append("")
+        lines += _fence([line.sign + line.text for line in p["lines"]], "diff")
+        lines.append("")
+    if ch["same"]:
+        lines += ["Prompt templates unchanged: " + ", ".join(md(v) for v in ch["same"]) + ".", ""]
+    return lines
+
+
 def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
     """Per candidate: a forced-comparison warning, the per-language table and the top regressions."""
     lines: list[str] = []
@@ -79,6 +110,7 @@ def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
                          "; ".join(md(r) for r in s["incompatibilities"]))
             lines.append("")
         lines += _gate_lines(s["gate"])
+        lines += changes_markdown(s["changes"])
         lines.append(f"{s['n_regressions']} significant regressions, {s['n_improvements']} improvements, "
                      f"{s['n_pass_to_fail']} pass→fail and {s['n_fail_to_pass']} fail→pass flips on "
                      f"{s['pairs']} aligned items ({md(s['correction'])}, α={s['alpha']}).")
@@ -104,6 +136,8 @@ def compare_markdown(ctx: dict[str, Any], *, top: int = 10) -> str:
             lines.append("|---|---|---|---|---|")
             for c in s["regressions"][:top]:
                 change = ", ".join(f"{ch['metric']} {ch['base']}→{ch['cand']}" for ch in c["changes"])
+                if c.get("messages_diff"):
+                    change += "; rendered prompt changed"
                 base = c["base_error"] or "".join(seg.text for seg in c["base_segments"])
                 cand = c["cand_error"] or "".join(seg.text for seg in c["cand_segments"])
                 lines.append(f"| {md(c['language'])} | {md(c['case'])} | {md(change)} | {md(clip(base))} | "

@@ -117,6 +117,20 @@ class Prices(_Model):
     source: str = ""  # where the prices came from, e.g. "--price-in/--price-out"
 
 
+class FewShotRecord(_Model):
+    user: str
+    assistant: str
+
+
+class PromptRecord(_Model):
+    """One prompt variant's templates as the suite gave them (jinja2 source, not rendered)."""
+
+    user: str
+    system: str | None = None
+    few_shot: list[FewShotRecord] = Field(default_factory=list)
+    target_language: str | None = None
+
+
 class RunManifest(_Model):
     format: Literal["evalkit.run"] = "evalkit.run"
     version: int = RESULTS_VERSION
@@ -141,6 +155,8 @@ class RunManifest(_Model):
     signatures: dict[str, dict[str, str]] = {}  # metric label -> target language -> sacrebleu signature
     argv: list[str] = []
     prices: Prices | None = None  # None: unknown, and every cost is shown as "unknown"
+    # The templates of every selected variant; None: written before evalkit recorded them (reports say so).
+    prompts: dict[str, PromptRecord] | None = None
 
 
 class MetricCell(_Model):

@@ -21,14 +21,16 @@ from evalkit.items import Item, Planner, Selection
 from evalkit.redact import strip_url_credentials
 from evalkit.results import (
     Counts,
+    FewShotRecord,
     ModelRecord,
+    PromptRecord,
     RunManifest,
     ScorerRecord,
     SuiteRecord,
     sacrebleu_version,
     scorer_record,
 )
-from evalkit.suite import LoadedSuite, ModelSpec
+from evalkit.suite import LoadedSuite, ModelSpec, PromptVariant
 
 KEEP_RENDERED_ITEMS = 20_000
 
@@ -164,4 +166,11 @@ def new_manifest(suite: LoadedSuite, model: ModelSpec, planner: Planner, records
         started_at=now(),
         counts=Counts(planned=planned),
         argv=options.argv,
+        prompts={name: prompt_record(spec.prompts[name]) for name in planner.variants},
     )
+
+
+def prompt_record(variant: PromptVariant) -> PromptRecord:
+    """A variant's templates as the suite gives them (what ``evalkit compare`` diffs)."""
+    return PromptRecord(user=variant.user, system=variant.system, target_language=variant.target_language,
+                        few_shot=[FewShotRecord(user=t.user, assistant=t.assistant) for t in variant.few_shot])
