@@ -83,7 +83,10 @@ def test_a_server_that_never_answers_gets_one_line(tmp_path: Path, server: FakeO
     assert code == 3  # every item failed: too many errors
     waits = [line for line in capsys.readouterr().err.splitlines() if line.startswith("waiting:")]
     assert len(waits) == 1, waits  # one stall (no answer ever comes), one line: not one per retry
-    assert re.fullmatch(r"waiting: 3 requests without an answer for 0\.[5-9] s \(timeout 1 s, attempt 1/2; "
+    # The 3 requests leave within milliseconds of each other, but on a loaded machine a check may fall
+    # between them: the line counts those already waiting half the timeout (1 to 3), never more.
+    assert re.fullmatch(r"waiting: (1 request|[23] requests) without an answer for 0\.[5-9] s \(timeout 1 s, "
+                        r"attempt 1/2; "
                         r"an item gives up after at most 2\.5 s\)", waits[0]), waits
 
 
