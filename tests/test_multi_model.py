@@ -4,7 +4,10 @@ re-running the same command. One fake server answers differently per model name 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +63,12 @@ def test_two_models_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert GOOD in page and "bad model" in page  # labelled by model name, the first one the baseline
     assert not (out / "manifest.json").exists()  # no run of its own in DIR
     printed = capsys.readouterr().out
-    # One grid per metric: languages across, the models side by side (one row each).
+    # One grid per metric: languages down, the models side by side (one column each, the first the baseline).
     lines = printed.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("exact_match") and "de" in line)
-    assert lines[header].split()[1:] == ["de", "zh", "th"]
-    assert lines[header + 1].split() == [GOOD, "100.0", "100.0", "100.0"]
-    assert lines[header + 2].split() == ["local-ish:bad", "model", "0.0", "0.0", "0.0"]
+    header = next(i for i, line in enumerate(lines) if line.startswith("exact_match") and GOOD in line)
+    assert lines[header].split()[1:] == [GOOD, "local-ish:bad", "model"]
+    assert [lines[header + i].split() for i in (1, 2, 3)] == [["de", "100.0", "0.0"], ["zh", "100.0", "0.0"],
+                                                              ["th", "100.0", "0.0"]]
     assert f"{BAD} vs {GOOD}:" in printed  # the comparison's summary lines
     assert str(out / "compare.html") in printed
 
@@ -121,3 +124,51 @@ def test_one_price_for_several_models_is_bad_input(tmp_path: Path, server: FakeO
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--prices" in err[0]
     assert server.count == 0
+
+
+def test_several_models_into_a_single_run_is_bad_input(tmp_path: Path, server: FakeOpenAIServer,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, server.base_url)
+    out = tmp_path / "out"
+    assert run_cli("run", suite, "--model", GOOD, "--out", out, "--prompts", "plain", "--no-report") == 0
+    sent = server.count
+    capsys.readouterr()
+    assert run_cli("run", suite, "--model", GOOD, "--model", BAD, "--out", out, "--prompts", "plain") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "single model" in err[0]
+    assert server.count == sent
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == []
+
+
+def test_dry_run_per_model_sends_nothing(tmp_path: Path, server: FakeOpenAIServer,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, server.base_url)
+    out = tmp_path / "out"
+    assert run_cli("run", suite, "--model", GOOD, "--model", BAD, "--out", out, "--dry-run") == 0
+    printed = capsys.readouterr().out
+    assert f"({GOOD} at" in printed and f"({BAD} at" in printed
+    assert server.count == 0
+    assert not out.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_interrupted_stops_before_the_next_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fired: list[int] = []
+
+    def interrupt_once(request: dict[str, Any]) -> str:
+        if not fired:
+            fired.append(1)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the first model's run is under way
+        return per_model(request)
+
+    with FakeOpenAIServer(interrupt_once) as srv:
+        suite = write_suite(tmp_path, srv.base_url)
+        out = tmp_path / "out"
+        code = run_cli("run", suite, "--model", GOOD, "--model", BAD, "--out", out, "--no-report")
+        asked = {r.body["model"] for r in srv.chat_requests if r.body}
+    assert code == 130
+    assert asked == {GOOD}  # the second model never started
+    assert read_manifest(out / model_slug(GOOD)).status == "interrupted"
+    assert not (out / model_slug(BAD)).exists()
+    err = capsys.readouterr().err
+    assert "interrupted; resume with: evalkit run" in err and f"--model {BAD!r}" in err

@@ -87,9 +87,12 @@ def run_models(suite: LoadedSuite, models: Sequence[str], out_dir: Path,
     """Run ``suite`` once per model into ``out_dir/<slug>``, then show and compare the runs. Returns the exit code."""
     from evalkit.cli._cost import dry_run_command, record_prices
     from evalkit.cli._run import print_counts, print_counts_on_disk
+    from evalkit.results import MANIFEST
     from evalkit.runner import run
     from evalkit.validate import check_static
 
+    if (out_dir / MANIFEST).exists():  # the runs would nest in a run
+        raise UsageError(f"--out {out_dir} holds a single model's run; give several --model another --out")
     errors = check_static(suite)  # the suite's own problems: said once, not once per model
     if errors:
         raise errors[0]
@@ -116,8 +119,9 @@ def run_models(suite: LoadedSuite, models: Sequence[str], out_dir: Path,
         print_counts(outcome.manifest, this.out_dir)
         if outcome.interrupted:
             this.code = 130
-            argv = outcome.manifest.argv
-            resume = shlex.join(argv) if argv else f"evalkit run {suite.path} --out {out_dir} --model ..."
+            argv = outcome.manifest.argv or ["evalkit", "run", str(suite.path), "--out", str(out_dir),
+                                             *(arg for r in runs for arg in ("--model", r.model))]
+            resume = shlex.join(argv)
             click.echo(f"interrupted; resume with: {safe_text(resume)}", err=True)
             return 130
     if dry_run:
@@ -142,8 +146,8 @@ def _print_grid(runs: Sequence[ModelRun]) -> None:
 
 
 def models_grid(runs: Sequence[tuple[str, Summary, Sequence[str], Sequence[str]]]) -> list[str]:
-    """One small table per metric: the models down (one row per model and prompt variant when there are
-    several variants), languages across, in the suite's order."""
+    """One small table per metric: languages down (one row per language and prompt variant when there are
+    several variants), the models side by side across, in the suite's and the command line's order."""
     metrics: dict[str, dict[tuple[int, str, str], float | None]] = {}
     languages: dict[str, None] = {}
     variants: dict[str, None] = {}
@@ -154,25 +158,24 @@ def models_grid(runs: Sequence[tuple[str, Summary, Sequence[str], Sequence[str]]
             metrics.setdefault(cell.metric, {})[(index, cell.variant, cell.language)] = cell.value
             languages[cell.language] = None
             variants[cell.variant] = None
-    present = {(i, v) for cells in metrics.values() for (i, v, _) in cells}
-    languages = {c: None for c in languages if any(k[2] == c for cells in metrics.values() for k in cells)}
-    rows = [(i, v) for i in range(len(runs)) for v in variants if (i, v) in present]
-    several = len({v for _, v in rows}) > 1
+    present = {(v, c) for cells in metrics.values() for (_, v, c) in cells}
+    rows = [(v, c) for v in variants for c in languages if (v, c) in present]
+    several = len({v for v, _ in rows}) > 1
     # Names come from the suite and the command line: shown escaped, and measured as shown.
-    labels = {(i, v): safe_text(runs[i][0] + (f" {v}" if several else "")) for i, v in rows}
+    labels = {(v, c): safe_text(f"{c} {v}" if several else c) for v, c in rows}
     metric_names = {m: safe_text(m) for m in metrics}
-    lang_names = {c: safe_text(c) for c in languages}
+    model_names = [safe_text(model) for model, *_ in runs]
     first = max([len(n) for n in metric_names.values()] + [2 + len(n) for n in labels.values()], default=0)
-    widths = {c: max(6, len(name)) for c, name in lang_names.items()}
+    widths = [max(6, len(name)) for name in model_names]
     lines = []
     for metric, values in metrics.items():
-        lines.append(metric_names[metric].ljust(first) + "".join("  " + lang_names[c].rjust(widths[c])
-                                                                 for c in languages))
-        for i, v in rows:
-            row = ("  " + labels[(i, v)]).ljust(first)
-            for c in languages:
+        lines.append(metric_names[metric].ljust(first)
+                     + "".join("  " + name.rjust(width) for name, width in zip(model_names, widths, strict=True)))
+        for v, c in rows:
+            row = ("  " + labels[(v, c)]).ljust(first)
+            for i, width in enumerate(widths):
                 value = values.get((i, v, c))
-                row += "  " + ("-" if value is None else f"{value:.1f}").rjust(widths[c])
+                row += "  " + ("-" if value is None else f"{value:.1f}").rjust(width)
             lines.append(row)
     return lines
 
