@@ -172,3 +172,16 @@ def test_interrupted_stops_before_the_next_model(tmp_path: Path, capsys: pytest.
     assert not (out / model_slug(BAD)).exists()
     err = capsys.readouterr().err
     assert "interrupted; resume with: evalkit run" in err and f"--model {BAD!r}" in err
+
+
+def test_one_models_bad_input_does_not_stop_the_others(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(per_model) as srv:
+        suite = write_suite(tmp_path, srv.base_url)
+        out = tmp_path / "out"
+        missing = f"local:{tmp_path / 'no-such-model.gguf'}"
+        code = run_cli("run", suite, "--model", missing, "--model", GOOD, "--out", out, "--prompts", "plain",
+                       "--no-report")
+    assert code == 2
+    assert read_manifest(out / model_slug(GOOD)).status == "complete"
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("evalkit: error:")]
+    assert len(err) == 1 and "no-such-model.gguf" in err[0]
