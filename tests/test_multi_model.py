@@ -185,3 +185,22 @@ def test_one_models_bad_input_does_not_stop_the_others(tmp_path: Path, capsys: p
     assert read_manifest(out / model_slug(GOOD)).status == "complete"
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("evalkit: error:")]
     assert len(err) == 1 and "no-such-model.gguf" in err[0]
+
+
+def test_prices_file_prices_each_model_and_a_missing_one_stops_before_any_request(
+        tmp_path: Path, server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, server.base_url)
+    out = tmp_path / "out"
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(f"prices:\n  {GOOD}: {{input: 1, output: 2}}\n", encoding="utf-8")
+    assert run_cli("run", suite, "--model", GOOD, "--model", BAD, "--out", out, "--prices", prices) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no prices for model" in err[0] and str(prices) in err[0]
+    assert server.count == 0 and not out.exists()
+    prices.write_text(f"prices:\n  {GOOD}: {{input: 1, output: 2}}\n  '{BAD}': {{input: 3, output: 4}}\n",
+                      encoding="utf-8")
+    assert run_cli("run", suite, "--model", GOOD, "--model", BAD, "--out", out, "--prices", prices,
+                   "--prompts", "plain", "--no-report") == 0
+    recorded = {m: read_manifest(out / model_slug(m)).prices for m in (GOOD, BAD)}
+    assert {m: (p.model, p.input_per_mtok, p.output_per_mtok) for m, p in recorded.items() if p} == {
+        GOOD: (GOOD, 1.0, 2.0), BAD: (BAD, 3.0, 4.0)}
