@@ -55,7 +55,9 @@ class _LineProgress:
 @click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))  # a file, or a built-in suite's name
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (re-running into it resumes).")
-@click.option("--model", help="Model name; 'local:smollm2' or 'local:/path/model.gguf' for the embedded provider.")
+@click.option("--model", "models", multiple=True,
+              help="Model name; 'local:smollm2' or 'local:/path/model.gguf' for the embedded provider. Repeat it to "
+                   "run several models side by side: one run each in --out/<model>/ and --out/compare.html.")
 @click.option("--provider", type=click.Choice(["openai", "local"]), help="Force a provider.")
 @click.option("--base-url", help="OpenAI-compatible base URL that may receive the API key (default: "
               "$EVALKIT_BASE_URL, evalkit.toml, a keyless suite endpoint, else the AI/ML API).")
@@ -89,7 +91,7 @@ class _LineProgress:
 @click.option("--prices", "prices_file", type=click.Path(dir_okay=False, path_type=Path),
               help="YAML file of prices per model (see docs/results-format.md).")
 @click.option("--dry-run", is_flag=True, help="Show items, requests to send, estimated tokens and cost; send nothing.")
-def command(suite: Path, out_dir: Path, model: str | None, provider: str | None, base_url: str | None,
+def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str | None, base_url: str | None,
             api_key_env: str | None, concurrency: int | None, timeout: float | None, max_attempts: int | None,
             max_retry_wait: float | None, max_error_rate: float | None, no_cache: bool, cache_path: Path | None,
             languages: str | None, prompts: str | None, limit: int | None, repeat: int | None, shard: str | None,
@@ -113,41 +115,48 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
     if max_response_bytes is not None:  # the person running evalkit may raise the cap; a suite may not
         model_spec = loaded.spec.model.model_copy(update={"max_response_bytes": max_response_bytes})
         loaded.spec = loaded.spec.model_copy(update={"model": model_spec})
-    if provider == "local" and model and not model.startswith("local:"):
-        model = f"local:{model}"
-    elif provider == "local" and not model:
-        model = "local:smollm2"
-    elif provider == "openai" and model and model.startswith("local:"):
-        raise UsageError("--provider openai cannot serve a local: model")
-    progress = _LineProgress()
-    options = RunOptions(
-        out_dir=out_dir,
-        selection=Selection(
-            languages=pick("--languages", languages, loaded.spec.languages),
-            prompts=pick("--prompts", prompts, list(loaded.spec.prompts)),
-            limit=limit,
-            repeats=repeat,
-            shard=Shard.parse(shard) if shard else None,
-        ),
-        model=model,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        concurrency=concurrency,
-        use_cache=not no_cache,
-        cache_path=cache_path,
-        max_error_rate=max_error_rate,
-        max_attempts=max_attempts,
-        timeout=timeout,
-        max_retry_wait=max_retry_wait,
-        write_report=not no_report,
-        # Stored in the manifest and printed to resume: a URL's user name and password are left out.
-        argv=["evalkit", "run", *strip_credentials_in_args(sys.argv[2:])] if sys.argv[1:2] == ["run"] else [],
-        progress=progress,
-        on_wait=progress.wait,
-        notice=lambda message: click.echo(safe_text(message), err=True),
+    names = [_with_provider(m, provider) for m in models] or [_with_provider(None, provider)]
+    selection = Selection(
+        languages=pick("--languages", languages, loaded.spec.languages),
+        prompts=pick("--prompts", prompts, list(loaded.spec.prompts)),
+        limit=limit,
+        repeats=repeat,
+        shard=Shard.parse(shard) if shard else None,
     )
+
+    def options_for(model: str | None, out_dir: Path) -> RunOptions:
+        progress = _LineProgress()
+        return RunOptions(
+            out_dir=out_dir,
+            selection=selection,
+            model=model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            use_cache=not no_cache,
+            cache_path=cache_path,
+            max_error_rate=max_error_rate,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            max_retry_wait=max_retry_wait,
+            write_report=not no_report,
+            # Stored in the manifest and printed to resume: a URL's user name and password are left out.
+            argv=["evalkit", "run", *strip_credentials_in_args(sys.argv[2:])] if sys.argv[1:2] == ["run"] else [],
+            progress=progress,
+            on_wait=progress.wait,
+            notice=lambda message: click.echo(safe_text(message), err=True),
+        )
+
     from evalkit.cli._cost import dry_run_command, model_name, prices_from_options, print_usage, record_prices
 
+    if len(names) > 1:  # several models side by side (evalkit/cli/_models.py)
+        from evalkit.cli._models import check_prices, run_models
+
+        check_prices(price_in, price_out)
+        return run_models(loaded, [n or "" for n in names], out_dir, options_for,
+                          lambda name, run_dir: prices_from_options(None, None, name, run_dir, prices_file),
+                          write_report=not no_report, dry_run=dry_run)
+    options = options_for(names[0], out_dir)
     prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir, prices_file)
     if dry_run:
         return dry_run_command(loaded, options, prices)
@@ -157,10 +166,10 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
         record_prices(out_dir, prices, write_report=not no_report)
     except RunAborted:
         record_prices(out_dir, prices, write_report=not no_report)
-        _print_counts_on_disk(out_dir)  # what was done and why items failed, before the abort message
+        print_counts_on_disk(out_dir)  # what was done and why items failed, before the abort message
         raise
     m = outcome.manifest
-    _print_counts(m, out_dir)
+    print_counts(m, out_dir)
     if outcome.interrupted:
         resume = shlex.join(m.argv) if m.argv else f"evalkit run {suite} --out {out_dir}"
         click.echo(f"interrupted; resume with: {safe_text(resume)}", err=True)
@@ -170,18 +179,29 @@ def command(suite: Path, out_dir: Path, model: str | None, provider: str | None,
     return 0
 
 
-def _print_counts(m: RunManifest, out_dir: Path) -> None:
+def _with_provider(model: str | None, provider: str | None) -> str | None:
+    """``--model`` as ``--provider`` reads it (``local:`` added or refused)."""
+    if provider == "local" and model and not model.startswith("local:"):
+        return f"local:{model}"
+    if provider == "local" and not model:
+        return "local:smollm2"
+    if provider == "openai" and model and model.startswith("local:"):
+        raise UsageError("--provider openai cannot serve a local: model")
+    return model
+
+
+def print_counts(m: RunManifest, out_dir: Path) -> None:
     c = m.counts
     click.echo(f"{c.done}/{c.planned} items done, {c.failed} failed, {c.cached} from cache -> {out_dir}")
     if c.errors_by_kind:
         click.echo("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(c.errors_by_kind.items())))
 
 
-def _print_counts_on_disk(out_dir: Path) -> None:
+def print_counts_on_disk(out_dir: Path) -> None:
     from evalkit.results import read_manifest
 
     with contextlib.suppress(EvalkitError):  # no manifest: nothing was run
-        _print_counts(read_manifest(out_dir), out_dir)
+        print_counts(read_manifest(out_dir), out_dir)
 
 
 def _print_summary(out_dir: Path) -> None:
