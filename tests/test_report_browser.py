@@ -274,6 +274,9 @@ def test_charts_fill_their_cards(run_page: Watched, compare_page: Watched) -> No
             return svg.getBoundingClientRect().width / inner;
         })""")
         assert widths and min(widths) > 0.95, widths
+        scales = w.page.evaluate("""() => [...document.querySelectorAll('.card svg.chart')].map(
+            svg => svg.getBoundingClientRect().width / svg.viewBox.baseVal.width)""")
+        assert 0.85 < min(scales) and max(scales) < 1.3, scales  # the 11 px labels stay legible
 
 
 def test_compare_rows_by_severity_and_back(compare_page: Watched) -> None:
