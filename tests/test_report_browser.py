@@ -352,3 +352,19 @@ def test_emoji_have_a_colour_font(run_page: Watched) -> None:
         return n;
     }""")
     assert coloured > 50, "no colour emoji font: run `make browser` (fonts-noto-color-emoji)"
+
+
+TEXTS = ["Bienvenue à Paris, mes amis!", "駅はどこですか。", "東京 Tower is tall 𠀋𠀌", "สวัสดีครับ hello",
+         "مرحبا بالعالم؟ The cat", "版本 v2.1 很好"]
+
+
+def test_browser_tokens_match_the_server_side_diff(compare_page: Watched) -> None:
+    """The item table's diff (JavaScript) splits texts exactly as the regression cards' diff (Python) does."""
+    from evalkit.report._diff import tokenize
+
+    tokens = compare_page.page.evaluate("""(texts) => {
+        const spec = JSON.parse(document.getElementById('cand1-items-data').textContent);
+        return texts.map(text => text.match(new RegExp(spec.tokens, 'gu')));
+    }""", TEXTS)
+    assert tokens == [tokenize(text) for text in TEXTS]
+    assert tokens[0][:2] == ["Bienvenue ", "à "] and tokens[1][:2] == ["駅", "は"]
