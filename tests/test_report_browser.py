@@ -309,6 +309,7 @@ def test_compare_rows_by_severity_and_back(compare_page: Watched) -> None:
     assert order("data-order") == list(range(60))
     assert languages()[:10] == ["de"] * 10 and languages()[-10:] == ["ar"] * 10
     assert page.get_attribute(f"button[data-order-table={t}]", "aria-pressed") == "true"
+    assert page.text_content(".order-note .order-state") == "In language order (then variant and metric)."
     page.click(f"button[data-order-table={t}]")
     assert order("data-severity") == list(range(60))
     # Forest plots: the ones with significant regressions first, never a plot where nothing moved.

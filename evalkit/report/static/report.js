@@ -364,6 +364,9 @@
         table.setAttribute("data-sorted", bySeverity ? "severity" : "language");
         btn.textContent = bySeverity ? "Language order" : "Severity order";
         btn.setAttribute("aria-pressed", bySeverity ? "false" : "true");
+        var note = btn.parentElement.querySelector(".order-state");
+        if (note) note.textContent = bySeverity ? "Sorted by severity: significant regressions first, then the largest drops."
+                                                : "In language order (then variant and metric).";
       });
     });
   }
