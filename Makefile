@@ -29,10 +29,12 @@ install: $(VENV)/.test-installed
 # Headless Chromium for the report browser tests, and Noto fonts so screenshots show every script
 # (Debian packages; needs root or sudo).
 browser:
-	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q NotoSansCJK; } || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q NotoSansCJK && \
+	   fc-list 2>/dev/null | grep -q NotoColorEmoji; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-core fonts-noto-cjk >/dev/null; }
+	  $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-core fonts-noto-cjk \
+	    fonts-noto-color-emoji >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check evalkit tests benchmarks

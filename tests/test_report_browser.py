@@ -77,8 +77,8 @@ class Watched:
         return list(self.page.evaluate(script, [table, key]))
 
 
-def open_report(browser: Any, path: Path) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1800}, device_scale_factor=1)
+def open_report(browser: Any, path: Path, width: int = 1440) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": width, "height": 1800}, device_scale_factor=1)
     page = context.new_page()
     page.set_default_timeout(5000)
     w = Watched(page)
@@ -104,6 +104,22 @@ def run_page(browser: Any, reports: dict[str, Path]) -> Iterator[Watched]:
 @pytest.fixture
 def compare_page(browser: Any, reports: dict[str, Path]) -> Iterator[Watched]:
     yield from open_report(browser, reports["compare"])
+
+
+@pytest.fixture
+def narrow_pages(browser: Any, reports: dict[str, Path]) -> Iterator[dict[str, Watched]]:
+    """Both reports at 1,280 px, the width of a laptop screen."""
+    run, compare = open_report(browser, reports["run"], 1280), open_report(browser, reports["compare"], 1280)
+    yield {"run": next(run), "compare": next(compare)}
+    for gen in (run, compare):
+        with pytest.raises(StopIteration):
+            next(gen)
+
+
+def _element_screenshot(locator: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    locator.page.evaluate("document.querySelector('nav.toc').style.position = 'static'")  # not stitched in
+    locator.screenshot(path=str(SCREENSHOTS / name))
 
 
 def _screenshot(w: Watched, name: str) -> None:
@@ -224,8 +240,132 @@ def test_compare_report_filters(compare_page: Watched) -> None:
 def test_copy_summary_button(compare_page: Watched) -> None:
     page = compare_page.page
     page.click("button[data-copy=cand1-summary]")
-    assert page.evaluate("window.getSelection().toString()").startswith("de [plain]:")
+    assert page.evaluate("window.getSelection().toString()").startswith("| language | variant |")
 
 
 def test_chromium_is_the_system_one() -> None:
     assert shutil.which("chromium") or CHROMIUM.exists(), "run `make browser`"
+
+
+# --- layout and order (#14: report fixes seen in screenshots) --------------------------------------
+
+
+OVERFLOW = """() => ({
+    page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    boxes: [...document.querySelectorAll('.table-wrap, .card, section')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => `${e.id || e.className}: ${e.scrollWidth} > ${e.clientWidth}`),
+    cut: [...document.querySelectorAll('table.items thead th')]
+        .filter(th => th.getBoundingClientRect().right > th.closest('.table-wrap').getBoundingClientRect().right + 1)
+        .map(th => th.dataset.key),
+})"""
+
+
+@pytest.mark.parametrize("name", ["run", "compare"])
+def test_no_horizontal_overflow_at_1280(narrow_pages: dict[str, Watched], name: str) -> None:
+    page = narrow_pages[name].page
+    result = page.evaluate(OVERFLOW)
+    assert result == {"page": 0, "boxes": [], "cut": []}
+    if name == "compare":  # the scores at the right end of the item table are on screen, not scrolled away
+        for key in ("s:exact_match", "s:language"):
+            box = page.locator(f"#cand1-items th[data-key='{key}']").bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 1280
+        page.select_option("#cand1-items .pager select", "25")
+        _element_screenshot(page.locator("#cand1-items"), "compare-items-1280.png")
+    else:
+        _element_screenshot(page.locator("#charts"), "run-charts-1280.png")
+
+
+def test_charts_fill_their_cards(run_page: Watched, compare_page: Watched) -> None:
+    for w in (run_page, compare_page):
+        widths = w.page.evaluate("""() => [...document.querySelectorAll('.card svg.chart')].map(svg => {
+            const card = svg.parentElement, style = getComputedStyle(card);
+            const inner = card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            return svg.getBoundingClientRect().width / inner;
+        })""")
+        assert widths and min(widths) > 0.95, widths
+        scales = w.page.evaluate("""() => [...document.querySelectorAll('.card svg.chart')].map(
+            svg => svg.getBoundingClientRect().width / svg.viewBox.baseVal.width)""")
+        assert min(scales) > 0.85 and max(scales) < 1.3, scales  # the 11 px labels stay legible
+
+
+def test_compare_rows_by_severity_and_back(compare_page: Watched) -> None:
+    page, t = compare_page.page, "cand1-metrics"
+
+    def order(attr: str) -> list[int]:
+        script = f"rs => rs.map(r => r.getAttribute('{attr}'))"
+        return [int(x) for x in page.eval_on_selector_all(f"#{t} tbody tr", script)]
+
+    def languages() -> list[str]:
+        return page.eval_on_selector_all(f"#{t} tbody tr", "rs => rs.map(r => r.dataset.language)")
+
+    n = page.locator(f"#{t} tbody tr.regression").count()
+    assert n > 0 and page.locator(f"#{t} tbody tr").nth(n - 1).get_attribute("class") == "regression"
+    assert order("data-severity") == list(range(60)) and order("data-order") != list(range(60))
+    metric, delta = page.eval_on_selector(f"#{t} tbody tr:not(.regression)",
+                                          "r => [r.dataset.metric, r.querySelector('td.delta-cell').textContent]")
+    assert delta.startswith("+" if metric == "ter" else "−")  # after the significant regressions, the largest drop
+    page.click(f"button[data-order-table={t}]")
+    assert order("data-order") == list(range(60))
+    assert languages()[:10] == ["de"] * 10 and languages()[-10:] == ["ar"] * 10
+    assert page.get_attribute(f"button[data-order-table={t}]", "aria-pressed") == "true"
+    assert page.text_content(".order-note .order-state") == "In language order (then variant and metric)."
+    page.click(f"button[data-order-table={t}]")
+    assert order("data-severity") == list(range(60))
+    # Forest plots: the ones with significant regressions first, never a plot where nothing moved.
+    first = page.locator(".card[data-chart] svg.chart.forest").first
+    assert first.locator("text", has_text="▼").count() > 0
+
+
+MIXED = "القطة نائمة\nThe cat is sleeping."
+
+
+def test_mixed_direction_lines_each_read_their_own_way(run_page: Watched) -> None:
+    page, t = run_page.page, "run-items"
+    page.select_option(f"#{t} select[data-facet=language]", "ar")
+    box = page.evaluate("""(text) => {
+        const div = document.querySelector('#run-items tbody td.col-long .text[lang=ar]');
+        div.textContent = text;
+        div.classList.remove('clamp');
+        const node = div.firstChild, english = text.indexOf('The');
+        const at = (i) => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+                            return r.getBoundingClientRect(); };
+        const cell = div.getBoundingClientRect();
+        return {t: at(english).left, dot: at(text.length - 1).left, arabicRight: at(0).right,
+                left: cell.left, right: cell.right};
+    }""", MIXED)
+    assert box["dot"] > box["t"]  # "The cat is sleeping." left to right, the full stop at the end
+    assert box["t"] - box["left"] < 12  # the English line starts at the left edge
+    assert box["right"] - box["arabicRight"] < 12  # the Arabic line at the right edge
+
+
+def test_emoji_have_a_colour_font(run_page: Watched) -> None:
+    page = run_page.page
+    family = page.evaluate("getComputedStyle(document.querySelector('#run-items .text')).fontFamily")
+    assert "Color Emoji" in family
+    coloured = page.evaluate("""() => {
+        const font = getComputedStyle(document.querySelector('#run-items .text')).font;
+        const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+        const ctx = c.getContext('2d'); ctx.font = font.replace(/\\d+px/, '40px'); ctx.fillText('😀', 4, 48);
+        const d = ctx.getImageData(0, 0, 64, 64).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200 && Math.abs(d[i] - d[i + 2]) > 60) n++;
+        return n;
+    }""")
+    assert coloured > 50, "no colour emoji font: run `make browser` (fonts-noto-color-emoji)"
+
+
+TEXTS = ["Bienvenue à Paris, mes amis!", "駅はどこですか。", "東京 Tower is tall 𠀋𠀌", "สวัสดีครับ hello",
+         "مرحبا بالعالم؟ The cat", "版本 v2.1 很好"]
+
+
+def test_browser_tokens_match_the_server_side_diff(compare_page: Watched) -> None:
+    """The item table's diff (JavaScript) splits texts exactly as the regression cards' diff (Python) does."""
+    from evalkit.report._diff import tokenize
+
+    tokens = compare_page.page.evaluate("""(texts) => {
+        const spec = JSON.parse(document.getElementById('cand1-items-data').textContent);
+        return texts.map(text => text.match(new RegExp(spec.tokens, 'gu')));
+    }""", TEXTS)
+    assert tokens == [tokenize(text) for text in TEXTS]
+    assert tokens[0][:2] == ["Bienvenue ", "à "] and tokens[1][:2] == ["駅", "は"]

@@ -225,7 +225,8 @@ def test_run_charts_errors_and_wrong_language(run_html: str) -> None:
         assert len(svg.find_all("rect")) >= 12  # 6 languages x 2 variants (+ legend)
         assert svg.find_all("path")  # interval whiskers
     assert rows(doc.find("table", id="error-table"))[1] == ["polite", "ja", "1", "24", "server_error 1"]
-    assert rows(doc.find("table", id="wrong-language-table"))[1] == ["hi · Hindi", "16"]
+    assert rows(doc.find("table", id="wrong-language-table"))[1:] == [["plain", "hi · Hindi", "8", "24", "33.3%"],
+                                                                      ["polite", "hi · Hindi", "8", "24", "33.3%"]]
 
 
 def test_run_item_data(run_html: str) -> None:
@@ -251,7 +252,7 @@ def test_run_markdown(demo: tuple[Path, Path]) -> None:
     assert "| variant | de | hi | th | zh | ja | ar |" in text
     assert "**TER** (points, lower is better, 95% interval)" in text
     assert re.search(r"^\| plain \| \d+\.\d \[\d+\.\d, \d+\.\d\] \|", text, re.M)
-    assert "**Wrong-language answers:** hi 16" in text
+    assert "**Wrong-language answers:** plain/hi 8/24, polite/hi 8/24" in text
     assert "<" not in text.replace("<0.001", "")
 
 
@@ -274,8 +275,10 @@ def test_compare_metric_table(compare_html: str, demo: tuple[Path, Path]) -> Non
     assert len(doc.find("div", id="cand1-items").attrs) >= 3
     plots = [d for d in doc.find_all("div") if "data-chart" in d.attrs]
     assert len(plots) == 10 and all(p.find_all("svg") for p in plots)  # 5 metrics x 2 variants
-    summary = doc.find("pre", id="cand1-summary").text
-    assert summary.strip().splitlines() == comparison.summary_lines()
+    summary = doc.find("pre", id="cand1-summary").text  # a Markdown table, one row per language and variant
+    assert summary.strip().splitlines()[0] == ("| language | variant | BLEU | chrF++ | TER | exact match | "
+                                               "language fidelity |")
+    assert len(summary.strip().splitlines()) == 2 + len(comparison.summary_lines())
 
 
 def test_compare_regressions_with_diffs(compare_html: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit.report._changes import item_messages_diff, run_changes
 from evalkit.report._colors import diverging
 from evalkit.report._context import conversations, header, last_user_message
-from evalkit.report._diff import diff, sides, spaced
+from evalkit.report._diff import TOKEN_PATTERN, diff, sides, spaced
 from evalkit.report._format import interval, language_name, metric_name, num, p_value, signed
 from evalkit.report._svg import Effect, forest_plot
 from evalkit.report._usage_context import usage_prices_note, usage_rows
@@ -36,11 +36,41 @@ def _scale(m: MetricComparison) -> float:
     return 20.0 if m.kind == "binary" else 10.0
 
 
+def _drop(m: MetricComparison) -> float:
+    """How much worse the candidate is, on a common scale (pass-rate points count half as much as score
+    points, as in the delta colours); negative = better; no delta = -inf, so it ranks last."""
+    d = m.result.delta
+    if d is None or math.isnan(d):
+        return -math.inf
+    return (-d if m.higher_is_better else d) / _scale(m)
+
+
+def _severity(m: MetricComparison) -> tuple[int, float]:
+    """Significant regressions first, then the largest drops."""
+    return (0 if m.regression else 1, -_drop(m))
+
+
+def _reading_order(comparison: Comparison) -> dict[int, int]:
+    """Each cell's position in language order (then variant, then the suite's metric order)."""
+    langs = {lang: i for i, lang in enumerate(comparison.languages())}
+    variants = {v: i for i, v in enumerate(comparison.variants())}
+    labels = [r.label for r in comparison.base.manifest.scorers]
+    order = sorted(range(len(comparison.metrics)), key=lambda i: (
+        langs.get(comparison.metrics[i].language, len(langs)), variants.get(comparison.metrics[i].variant, 0),
+        labels.index(comparison.metrics[i].metric) if comparison.metrics[i].metric in labels else len(labels)))
+    return {cell: position for position, cell in enumerate(order)}
+
+
 def metric_rows(comparison: Comparison) -> list[dict[str, Any]]:
-    """One row per (variant, language, metric): baseline, candidate, delta, paired CI, adjusted p, mark."""
+    """One row per (variant, language, metric): baseline, candidate, delta, paired CI, adjusted p, mark;
+    sorted by severity (significant regressions, then the largest drops). ``order`` is the row's place in
+    language order, which the report restores with one click."""
     rows = []
     several = len(comparison.variants()) > 1
-    for m in comparison.metrics:
+    reading = _reading_order(comparison)
+    ranked = sorted(range(len(comparison.metrics)), key=lambda i: _severity(comparison.metrics[i]))
+    for i in ranked:
+        m = comparison.metrics[i]
         r = m.result
         direction = _direction(m)
         bg, fg = diverging(r.delta, higher_is_better=m.higher_is_better, scale=_scale(m))
@@ -68,8 +98,41 @@ def metric_rows(comparison: Comparison) -> list[dict[str, Any]]:
             "bg": bg,
             "fg": fg,
             "signature": m.signature or "",
+            "order": reading[i],
         })
     return rows
+
+
+def summary_markdown(comparison: Comparison) -> str:
+    """The PR summary: a GitHub-flavoured Markdown table, one row per language (and variant), one column per
+    metric with ``baseline → candidate (Δ)``; significant changes in bold with ▼/▲."""
+    from evalkit.report._markdown import md
+
+    labels = [r.label for r in comparison.base.manifest.scorers]
+    metrics = sorted({m.metric for m in comparison.metrics},
+                     key=lambda x: labels.index(x) if x in labels else len(labels))
+    several = len(comparison.variants()) > 1
+    cells = {(m.variant, m.language, m.metric): m for m in comparison.metrics}
+    head = ["language", *(["variant"] if several else []), *(metric_name(x) for x in metrics)]
+    lines = ["| " + " | ".join(md(h) for h in head) + " |",
+             "|" + "---|" * (2 if several else 1) + "---:|" * len(metrics)]
+    for lang in comparison.languages():
+        for variant in comparison.variants():
+            if not any((variant, lang, x) in cells for x in metrics):
+                continue
+            row = [md(lang), *([md(variant or "")] if several else [])]
+            for x in metrics:
+                m = cells.get((variant, lang, x))
+                if m is None:
+                    row.append("—")
+                    continue
+                unit = "%" if m.kind == "binary" else ""
+                delta = signed(m.result.delta)
+                mark = {"regression": " ▼", "improvement": " ▲"}.get(_direction(m), "")
+                delta = f"**{delta}{mark}**" if mark else delta
+                row.append(f"{num(m.result.base)}{unit} → {num(m.result.cand)}{unit} ({delta})")
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 def forest_plots(comparison: Comparison) -> list[dict[str, Any]]:
@@ -81,7 +144,9 @@ def forest_plots(comparison: Comparison) -> list[dict[str, Any]]:
     labels = [r.label for r in comparison.base.manifest.scorers]
     out = []
     several = len(comparison.variants()) > 1
+    # Plots with significant regressions first, then by their largest drop; plots where nothing moved last.
     for (variant, metric), cells in sorted(keys.items(), key=lambda kv: (
+            -sum(m.regression for m in kv[1]), -max(_drop(m) for m in kv[1]),
             str(kv[0][0]), labels.index(kv[0][1]) if kv[0][1] in labels else len(labels))):
         cells.sort(key=lambda m: order.get(m.language, len(order)))
         effects = [Effect(m.language, m.result.delta, m.result.ci_low, m.result.ci_high, _direction(m))
@@ -89,7 +154,8 @@ def forest_plots(comparison: Comparison) -> list[dict[str, Any]]:
         title = metric_name(metric) + (f" · {variant}" if several and variant else "")
         unit = "% points" if cells[0].kind == "binary" else "points"
         hib = "" if cells[0].higher_is_better else " (lower is better)"
-        out.append({"title": title + hib, "metric": metric,
+        out.append({"title": title + hib, "metric": metric, "variant": variant or "",
+                    "n_regressions": sum(m.regression for m in cells), "worst": -max(_drop(m) for m in cells),
                     "svg": forest_plot(f"{title}: change by language", effects, unit=unit)})
     return out
 
@@ -216,6 +282,7 @@ def pair_table(comparison: Comparison) -> dict[str, Any]:
         "rows": rows,
         "toggles": [{"key": "flipped", "label": "Pass/fail flips only"}, {"key": "failed", "label": "Failed only"}],
         "spaced": {lang: spaced(lang) for lang in sorted(languages)},
+        "tokens": TOKEN_PATTERN,
         "flipLabels": FLIP_LABELS,
         "sort": {"key": columns[first]["key"], "dir": 1} if first is not None else None,
         "pageSize": 50,
@@ -267,6 +334,7 @@ def section(comparison: Comparison, index: int, gate: GateResult | None = None) 
         "n_pass_to_fail": n_p2f,
         "n_fail_to_pass": n_f2p,
         "summary_lines": comparison.summary_lines(),
+        "summary_markdown": summary_markdown(comparison),
         "rows": metric_rows(comparison),
         "plots": forest_plots(comparison),
         "regressions": regressions,

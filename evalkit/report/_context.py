@@ -188,6 +188,24 @@ def usage_table(summary: Summary) -> dict[str, Any] | None:
     return {"rows": rows, "prices": prices, "total_cost": total}
 
 
+def wrong_language_table(manifest: RunManifest, results: list[ItemResult]) -> list[dict[str, Any]]:
+    """Answers in the wrong language per prompt variant × language (only cells with at least one), out of
+    the answers given there: a prompt variant that pulls the model into English shows as its own row."""
+    wrong = Counter((r.variant, r.language) for r in results if r.wrong_language)
+    answered = Counter((r.variant, r.language) for r in results if r.error is None)
+    variants = _ordered(manifest.variants, [v for v, _ in wrong])
+    languages = _ordered(manifest.languages, [lang for _, lang in wrong])
+    rows = []
+    for v in variants:
+        for lang in languages:
+            n = wrong.get((v, lang), 0)
+            if n:
+                rate = 100.0 * n / answered[(v, lang)] if answered[(v, lang)] else None
+                rows.append({"variant": v, "language": lang, "name": language_name(lang), "count": n,
+                             "answered": answered[(v, lang)], "rate": num(rate) + "%" if rate is not None else "—"})
+    return rows
+
+
 def _with_usage(manifest: RunManifest, summary: Summary, results: list[ItemResult]) -> Summary:
     """A summary written before usage was summarized: its usage from the result lines."""
     from evalkit.results import usage_cells
@@ -283,7 +301,6 @@ def _ordered(preferred: list[str], seen: list[str]) -> list[str]:
 def run_context(run_dir: Path) -> dict[str, Any]:
     """Everything ``run.html.j2`` and the Markdown summary need, read from ``run_dir``."""
     manifest, summary, results = load_run(run_dir)
-    wrong = Counter({k: v for k, v in summary.wrong_language.items() if v})
     return {
         "title": f"{manifest.suite.name} · {manifest.model.name}",
         "header": header(manifest),
@@ -292,7 +309,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
         "charts": charts(manifest, summary),
         "errors": error_table(summary),
         "usage": usage_table(summary if summary.usage else _with_usage(manifest, summary, results)),
-        "wrong_language": [{"language": k, "name": language_name(k), "count": v} for k, v in sorted(wrong.items())],
+        "wrong_language": wrong_language_table(manifest, results),
         "items": item_table(manifest, results),
         "n_items": len(results),
     }

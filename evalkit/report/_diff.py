@@ -1,8 +1,10 @@
 """Word or character diffs between a baseline and a candidate output.
 
-Languages written with spaces are compared word by word (each word with its trailing whitespace, so
-the diff reproduces the text exactly); scripts without spaces (zh, ja, th, lo, km, my...) are
-compared character by character, since a "word" there would be a whole sentence.
+The granularity follows the script of the text itself, not the target language (an English answer to a
+Japanese prompt is still compared word by word): runs of letters in scripts written with spaces are
+words (each with its trailing whitespace, so the diff reproduces the text exactly); every character of a
+script without spaces (Han, kana, Thai, Lao, Khmer, Myanmar) is a token of its own, since a "word" there
+would be a whole sentence. Mixed text gets both.
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from evalkit.languages import get_language, is_known
 # A word keeps its trailing whitespace, so that spaces alone never anchor a match between unrelated texts.
 # Words are runs of anything but spaces and punctuation (so Devanagari vowel signs stay inside their word).
 _PUNCT = r""".,;:!?¿¡"'()\[\]{}«»“”‘’、。，！？؟،।"""
-_WORDS = re.compile(rf"[^\s{_PUNCT}]+\s*|\S\s*|\s+")
+# Scripts written without spaces, as literal ranges (the same pattern runs in Python and in the browser).
+_UNSPACED = ("\u0e00-\u0eff"  # Thai, Lao
+             "\u1000-\u109f"  # Myanmar
+             "\u1780-\u17ff"  # Khmer
+             "\u3000-\u30ff\u31f0-\u31ff"  # CJK punctuation, hiragana, katakana
+             "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"  # Han, half-width katakana
+             "\U00020000-\U0002fa1f")  # Han extensions
+TOKEN_PATTERN = rf"[{_UNSPACED}]|[^\s{_PUNCT}{_UNSPACED}]+\s*|\S\s*|\s+"
+"""One token: a character of a script without spaces, a word with its trailing whitespace, a punctuation mark
+with its trailing whitespace, or whitespace. Characters are literal, so JavaScript (``u`` flag) reads it too."""
+_TOKENS = re.compile(TOKEN_PATTERN)
 
 Op = Literal["equal", "delete", "insert"]
 
@@ -35,17 +47,16 @@ def spaced(language: str) -> bool:
     return get_language(language).spaced if is_known(language) else True
 
 
-def tokenize(text: str, *, by_char: bool) -> list[str]:
-    """Tokens that concatenate back to ``text``."""
-    if by_char:
-        return list(text)
-    return _WORDS.findall(text)
+def tokenize(text: str) -> list[str]:
+    """Tokens that concatenate back to ``text`` (see :data:`TOKEN_PATTERN`)."""
+    return _TOKENS.findall(text)
 
 
-def diff(base: str, cand: str, language: str) -> list[Segment]:
-    """The segments that turn ``base`` into ``cand`` (``delete`` = only in base, ``insert`` = only in cand)."""
-    by_char = not spaced(language)
-    a, b = tokenize(base, by_char=by_char), tokenize(cand, by_char=by_char)
+def diff(base: str, cand: str, language: str = "") -> list[Segment]:
+    """The segments that turn ``base`` into ``cand`` (``delete`` = only in base, ``insert`` = only in cand).
+
+    ``language`` (the target) no longer decides the granularity: the script of each run of text does."""
+    a, b = tokenize(base), tokenize(cand)
     matcher = SequenceMatcher(None, a, b, autojunk=False)
     out: list[Segment] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

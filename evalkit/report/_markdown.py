@@ -49,7 +49,7 @@ def run_markdown(ctx: dict[str, Any]) -> str:
         lines.append("")
     if ctx["wrong_language"]:
         lines.append("**Wrong-language answers:** " + ", ".join(
-            f"{md(w['language'])} {w['count']}" for w in ctx["wrong_language"]))
+            f"{md(w['variant'])}/{md(w['language'])} {w['count']}/{w['answered']}" for w in ctx["wrong_language"]))
         lines.append("")
     from evalkit.report._usage_context import run_usage_markdown
 

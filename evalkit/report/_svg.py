@@ -44,44 +44,56 @@ class Effect:
     direction: str  # "regression", "improvement" or "none"
 
 
-def _nice_top(values: Sequence[float]) -> float:
-    top = max([100.0, *values])
-    if top <= 100.0 + 1e-6:  # sacrebleu's 100.00000000000004
-        return 100.0
-    step = 10 ** math.floor(math.log10(top))
-    return math.ceil(top / step) * step
+_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+
+
+def axis(values: Sequence[float], ticks: int = 4) -> tuple[float, float]:
+    """The top of a bar chart's y axis and its tick step, chosen from the data (not a fixed 0–100: BLEU
+    around 20 would be slivers): the smallest round step that fits the highest value in ``ticks`` steps.
+    Scores that stay within 0–100 never get an axis beyond 100."""
+    high = max([0.0, *values])
+    if high <= 0:
+        return 1.0, 0.25
+    raw = high / ticks
+    scale = 10 ** math.floor(math.log10(raw))
+    step = next(m * scale for m in _STEPS if m * scale >= raw - 1e-9)
+    top = math.ceil(high / step - 1e-9) * step
+    if top > 100.0 and high <= 100.0 + 1e-6:  # sacrebleu's 100.00000000000004
+        top, step = 100.0, 25.0
+    return top, step
 
 
 def _f(x: float) -> str:
-    return f"{x:.1f}".rstrip("0").rstrip(".")
+    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def bar_chart(title: str, groups: Sequence[tuple[str, str]], series: Sequence[Series],
               bars: dict[tuple[str, str], Bar], *, lower_is_better: bool = False) -> Markup:
     """Grouped bars (one group per language, one bar per series) with interval whiskers.
 
-    ``groups`` are ``(key, label)`` pairs; ``bars`` is keyed by ``(series name, group key)``.
-    """
+    ``groups`` are ``(key, label)`` pairs; ``bars`` is keyed by ``(series name, group key)``. The y axis
+    follows the data and its range is stated in the top right corner. The chart is drawn about as wide as
+    the card that holds it (the CSS scales it to the card's width), with the groups spread over it."""
     n_s = max(1, len(series))
-    bw = 16 if n_s <= 3 else 11
-    gap = 22
+    left, right, top_m, bottom = 40, 12, 44, 36  # the top margin holds the legend and value labels above 100
+    plot_h = 170
+    width = max(600, left + right + len(groups) * (n_s * 14 + 22))
+    slot = (width - left - right) / max(1, len(groups))
+    bw = max(8, min(28, int((slot - 18) / n_s) - 3))
     group_w = n_s * (bw + 3) - 3
-    left, right, top_m, bottom = 40, 12, 30, 36
-    plot_h = 150
-    width = max(360, left + right + len(groups) * (group_w + gap))
     height = top_m + plot_h + bottom
     tops = [b.high for b in bars.values() if b.high is not None and not math.isnan(b.high)]
     tops += [b.value for b in bars.values() if b.value is not None and not math.isnan(b.value)]
-    ymax = _nice_top(tops)
+    ymax, step = axis(tops)
 
     def y(v: float) -> float:
         return top_m + plot_h - plot_h * max(0.0, min(v, ymax)) / ymax
 
     out = [f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" style="font:{FONT}">',
+           f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" style="font:{FONT}">',
            f"<title>{escape(title)}</title>"]
-    for i in range(5):
-        v = ymax * i / 4
+    for i in range(round(ymax / step) + 1):
+        v = step * i
         yy = y(v)
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e5e7eb"/>')
         out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#6b7280">{_f(v)}</text>')
@@ -91,11 +103,12 @@ def bar_chart(title: str, groups: Sequence[tuple[str, str]], series: Sequence[Se
         out.append(f'<rect x="{lx}" y="8" width="10" height="10" rx="2" fill="{s.colour}"/>')
         out.append(f'<text x="{lx + 14}" y="17" fill="#374151">{escape(s.name)}</text>')
         lx += 24 + 7 * len(s.name)
-    if lower_is_better:
-        out.append(f'<text x="{width - right}" y="17" text-anchor="end" fill="#6b7280">lower is better</text>')
+    note = f"axis 0–{_f(ymax)}" + (" · lower is better" if lower_is_better else "")
+    out.append(f'<text class="axis-range" x="{width - right}" y="17" text-anchor="end" fill="#6b7280">'
+               f"{note}</text>")
     show_values = len(groups) * n_s <= 24
     for gi, (key, label) in enumerate(groups):
-        gx = left + gap / 2 + gi * (group_w + gap)
+        gx = left + gi * slot + (slot - group_w) / 2
         for si, s in enumerate(series):
             bar = bars.get((s.name, key))
             x = gx + si * (bw + 3)
@@ -128,7 +141,7 @@ def bar_chart(title: str, groups: Sequence[tuple[str, str]], series: Sequence[Se
 def forest_plot(title: str, effects: Sequence[Effect], *, unit: str = "points") -> Markup:
     """Deltas (candidate − baseline) with their paired 95% intervals, one row per language."""
     row_h, left, right, top_m, bottom = 22, 90, 90, 26, 26
-    width = 460
+    width = 600  # about the width of its card, so the CSS scaling it to the card keeps the text size
     height = top_m + bottom + row_h * max(1, len(effects))
     finite = [abs(v) for e in effects for v in (e.low, e.high, e.delta) if not math.isnan(v)]
     span = max([1.0, *finite]) * 1.1
@@ -138,7 +151,7 @@ def forest_plot(title: str, effects: Sequence[Effect], *, unit: str = "points") 
         return left + plot_w * (max(-span, min(span, v)) + span) / (2 * span)
 
     out = [f'<svg class="chart forest" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-           f'height="{height}" viewBox="0 0 {width} {height}" style="font:{FONT}">',
+           f'height="{height}" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" style="font:{FONT}">',
            f"<title>{escape(title)}</title>",
            f'<text x="{left}" y="14" fill="#374151">Δ {escape(unit)} (candidate − baseline), 95% CI</text>']
     for tick in (-span / 1.1, 0.0, span / 1.1):

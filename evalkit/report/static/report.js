@@ -2,7 +2,9 @@
 (function () {
   "use strict";
 
-  // A word (no spaces, no punctuation) keeps its trailing space, so spaces alone never anchor a match.
+  // A word (no spaces, no punctuation) keeps its trailing space, so spaces alone never anchor a match;
+  // each character of a script without spaces (Han, kana, Thai...) is a token of its own. The tables'
+  // data carries the pattern the server-side diffs use (evalkit/report/_diff.py TOKEN_PATTERN).
   var WORD = /[^\s.,;:!?¿¡"'()\[\]{}«»“”‘’、。，！？؟،।]+\s*|\S\s*|\s+/gu;
   var MAX_CELLS = 4000000; // LCS table size above which a diff shows whole texts as changed
 
@@ -13,13 +15,13 @@
     return e;
   }
 
-  function tokenize(s, byChar) {
-    return byChar ? Array.from(s) : (s.match(WORD) || []);
+  function tokenize(s, re) {
+    return s.match(re) || [];
   }
 
   // Token diff: common prefix/suffix trimmed, LCS on the rest. Returns [op, text] with op in "=", "-", "+".
-  function diff(a, b, byChar) {
-    var x = tokenize(a, byChar), y = tokenize(b, byChar);
+  function diff(a, b, re) {
+    var x = tokenize(a, re), y = tokenize(b, re);
     var pre = 0;
     while (pre < x.length && pre < y.length && x[pre] === y[pre]) pre++;
     var suf = 0;
@@ -71,7 +73,7 @@
     var spec = JSON.parse(document.getElementById(root.getAttribute("data-source")).textContent);
     var cols = spec.columns, rows = spec.rows, idx = {};
     cols.forEach(function (c, i) { idx[c.key] = i; });
-    var spaced = spec.spaced || {};
+    var tokens = spec.tokens ? new RegExp(spec.tokens, "gu") : WORD;
     var state = { sort: spec.sort ? idx[spec.sort.key] : -1, dir: spec.sort ? spec.sort.dir : 1,
                   page: 0, size: spec.pageSize || 50, facets: {}, toggles: {}, query: "" };
     var searchText = null, view = null, diffCache = new Map();
@@ -207,11 +209,11 @@
       div.setAttribute("dir", "auto");
       if (c.lang && row[idx[c.lang]]) div.setAttribute("lang", row[idx[c.lang]]);
       if (c.diff) {
-        var other = row[idx[c.diff]], lang = row[idx[c.lang || "language"]];
+        var other = row[idx[c.diff]];
         if (other !== null && other !== "" && other !== value) {
           var key = rowsIndex(row) + ":" + c.key, parts = diffCache.get(key);
           if (!parts) {
-            parts = c.side === "base" ? diff(value, other, spaced[lang] === false) : diff(other, value, spaced[lang] === false);
+            parts = c.side === "base" ? diff(value, other, tokens) : diff(other, value, tokens);
             diffCache.set(key, parts);
           }
           parts.forEach(function (p) {
@@ -347,7 +349,30 @@
     });
   }
 
+  // Server-rendered tables sorted by severity: one click restores the reading (language) order, one more
+  // the severity order. Rows carry both positions (data-severity, data-order).
+  function orderButtons() {
+    document.querySelectorAll("[data-order-table]").forEach(function (btn) {
+      var table = document.getElementById(btn.getAttribute("data-order-table"));
+      var body = table.tBodies[0];
+      btn.addEventListener("click", function () {
+        var bySeverity = table.getAttribute("data-sorted") !== "severity";
+        var attr = bySeverity ? "data-severity" : "data-order";
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) { return Number(a.getAttribute(attr)) - Number(b.getAttribute(attr)); });
+        rows.forEach(function (r) { body.appendChild(r); });
+        table.setAttribute("data-sorted", bySeverity ? "severity" : "language");
+        btn.textContent = bySeverity ? "Language order" : "Severity order";
+        btn.setAttribute("aria-pressed", bySeverity ? "false" : "true");
+        var note = btn.parentElement.querySelector(".order-state");
+        if (note) note.textContent = bySeverity ? "Sorted by severity: significant regressions first, then the largest drops."
+                                                : "In language order (then variant and metric).";
+      });
+    });
+  }
+
   document.querySelectorAll("[data-table]").forEach(function (root) { Table(root); });
   copyButtons();
+  orderButtons();
   document.documentElement.setAttribute("data-report-ready", "1");
 })();
