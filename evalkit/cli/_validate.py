@@ -39,6 +39,10 @@ def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str |
             report.errors[:0] = check_suite_choices(report.suite, base_url=base_url, api_key_env=api_key_env)
         if report.ok:
             click.echo(f"{path}: ok ({plural(report.cases, 'case')}, {plural(report.items, 'item')})")
+            if report.skipped_languages:  # long-format data: rows in languages the suite does not run
+                shown = ", ".join(f"{code}: {n}" for code, n in sorted(report.skipped_languages.items()))
+                skipped = sum(report.skipped_languages.values())
+                click.echo(f"  {plural(skipped, 'case')} skipped, in a language the suite does not run ({shown})")
             continue
         status = 2
         for err in report.errors[:MAX_PROBLEMS_SHOWN]:
