@@ -118,11 +118,13 @@ def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[s
     errors = _Grouped()
     cases = items = 0
     seen: dict[tuple[str, str], str] = {}
+    covered: set[str] = set()
     try:
         for case in suite.iter_cases():
             cases += 1
             try:
                 languages = planner.case_languages(case)
+                covered.update(languages)
                 duplicate = planner.duplicate(case, languages, seen)
                 if duplicate is not None:
                     errors.add(duplicate)
@@ -132,7 +134,14 @@ def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[s
                 errors.add(exc)
     except SuiteError as exc:
         errors.add(exc)
-    return cases, items, errors.result(), dict(planner.skipped_languages)
+    result = errors.result()
+    name = suite.spec.case_language
+    if name is not None and not result:  # long format: a language no case is in would have no items
+        for i, code in enumerate(suite.spec.languages):
+            if code not in covered:
+                result.append(SuiteError(f"no case is in language {code!r} (field {name!r}); add cases in it or "
+                                         "remove it", suite.locate("languages", i)))
+    return cases, items, result, dict(planner.skipped_languages)
 
 
 # How the planner names the case in a template error, and words a missing reference (evalkit/items.py).

@@ -6,6 +6,7 @@ and an end-to-end run with per-language summaries and a gate against the project
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -228,3 +229,24 @@ def test_run_summary_per_language_and_gate(tmp_path: Path, server: FakeOpenAISer
     # Resume: nothing left to do, no new request.
     assert run_cli("run", path, "--out", out, "--no-report") == 0
     assert len(server.chat_requests) == 5
+
+
+def test_a_suite_language_without_rows_is_reported(tmp_path: Path) -> None:
+    jsonl(tmp_path, [r for r in ROWS if r["lang"] != "th"])
+    path = suite_file(tmp_path, "cases: {file: data.jsonl}\n")
+    assert [e.message for e in validate_suite(path).errors] == [
+        f"{path}:7:21: languages[2]: no case is in language 'th' (field 'lang'); add cases in it or remove it"
+    ]
+
+
+def test_docs_example(tmp_path: Path) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "suite-format.md").read_text(encoding="utf-8")
+    section = text.split("## Long-format data", 1)[1].split("\n## ", 1)[0]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "qa.jsonl").write_text(re.search(r"```json\n(.*?)```", section, re.S).group(1),
+                                                encoding="utf-8")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(re.search(r"```yaml\n(.*?)```", section, re.S).group(1), encoding="utf-8")
+    report = validate_suite(suite)
+    assert report.ok, [e.message for e in report.errors]
+    assert (report.cases, report.items, report.skipped_languages) == (4, 3, {"fr": 1})
