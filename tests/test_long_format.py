@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
+from evalkit.compare import compare_runs
 from evalkit.errors import SuiteError
 from evalkit.items import Planner, Selection, Shard, item_id_for
 from evalkit.results import RESULTS, iter_results, read_manifest, read_summary
@@ -250,3 +251,33 @@ def test_docs_example(tmp_path: Path) -> None:
     report = validate_suite(suite)
     assert report.ok, [e.message for e in report.errors]
     assert (report.cases, report.items, report.skipped_languages) == (4, 3, {"fr": 1})
+
+
+def test_shards_merge_compare_and_limit_end_to_end(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    jsonl(tmp_path, [*ROWS, {"id": "p9", "lang": "fr", "source": "Bonjour", "reference": "x"}])
+    path = suite_file(tmp_path, "cases: {file: data.jsonl}\n", base_url=server.base_url)
+    assert run_cli("run", path, "--out", tmp_path / "full", "--no-report") == 0
+    shards = [tmp_path / f"shard{k}" for k in (1, 2)]
+    for k, out in enumerate(shards, start=1):
+        assert run_cli("run", path, "--out", out, "--shard", f"{k}/2", "--no-report") == 0
+    assert run_cli("merge", *shards, "--out", tmp_path / "merged", "--no-report") == 0
+    cells = [sorted((c.variant, c.language, c.metric, c.value, c.n) for c in read_summary(tmp_path / d).cells)
+             for d in ("full", "merged")]
+    assert cells[0] == cells[1] and len(cells[0]) == 3
+    c = compare_runs(tmp_path / "full", tmp_path / "merged")
+    assert len(c.pairs) == 5 and (c.unmatched_base, c.unmatched_cand) == (0, 0)
+    assert c.languages() == ["de", "zh", "th"]
+    # --limit 1: the first case of each language.
+    assert run_cli("run", path, "--out", tmp_path / "one", "--limit", "1", "--no-report") == 0
+    assert sorted((r.case_id, r.language) for r in iter_results(tmp_path / "one" / RESULTS)) == [
+        ("p1", "de"), ("p1", "zh"), ("p3", "th")]
+
+
+def test_item_limit_counts_one_language_per_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jsonl(tmp_path, ROWS)
+    path = suite_file(tmp_path, "cases: {file: data.jsonl}\n")
+    monkeypatch.setenv("EVALKIT_MAX_ITEMS", "6")  # 5 rows; crossed with 3 languages they would be 15 items
+    assert len(plan(path)) == 5
+    monkeypatch.setenv("EVALKIT_MAX_ITEMS", "4")
+    with pytest.raises(SuiteError, match=r"plans 5 items \(5 cases x 1 language each x 1 prompt variants"):
+        plan(path)
