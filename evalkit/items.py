@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import Location, SuiteError, UsageError
-from evalkit.languages import is_known
+from evalkit.languages import is_known, primary_subtag
 from evalkit.scoring import build_scorer
 from evalkit.suite import LoadedSuite
 from evalkit.suite._cases import Case
@@ -169,7 +169,8 @@ class Planner:
                              f"field {name!r}", at)
         chosen: set[str] = set()
         for code in codes:
-            suite_code = self._suite_codes.get(language_key(code))
+            # The suite's spelling of the code, else of its primary language (a de-AT row in a suite of de).
+            suite_code = self._suite_codes.get(language_key(code)) or self._suite_codes.get(primary_subtag(code))
             if suite_code is not None:
                 chosen.add(suite_code)
             elif not is_known(code):

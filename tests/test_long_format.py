@@ -83,6 +83,17 @@ def test_csv_language_column_and_code_spelling(tmp_path: Path) -> None:
     assert plan(path) == [("p1", "de"), ("p2", "zh"), ("p3", "de"), ("p3", "th")]
 
 
+
+def test_region_variants_fall_back_to_the_suite_language(tmp_path: Path) -> None:
+    jsonl(tmp_path, [{"id": "a", "lang": "de_AT", "source": "s", "reference": "r"},
+                     {"id": "b", "lang": "zh-Hant-TW", "source": "s", "reference": "r"},
+                     {"id": "c", "lang": "pt-BR", "source": "s", "reference": "r"}])
+    path = suite_file(tmp_path, "cases: {file: data.jsonl}\n")
+    planner = Planner(load_suite(path))
+    assert [(i.case_id, i.language) for i in planner.iter_items()] == [("a", "de"), ("b", "zh")]
+    assert dict(planner.skipped_languages) == {"pt-BR": 1}
+
+
 def test_inline_cases_restricted_to_some_languages(tmp_path: Path) -> None:
     path = suite_file(tmp_path, """\
         cases:
