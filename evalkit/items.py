@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,15 @@ def _render_messages(variant: PromptVariant, name: str, ctx: dict[str, object]) 
 def language_key(code: str) -> str:
     """``de``, ``DE`` and ``de_DE``/``de-de`` spellings compare equal (as the suite's language list does)."""
     return code.replace("_", "-").casefold()
+
+
+def skipped_note(skipped: Mapping[str, int]) -> str | None:
+    """One line on the long-format cases left out for their language (None when none were)."""
+    if not skipped:
+        return None
+    total = sum(skipped.values())
+    shown = ", ".join(f"{code}: {n}" for code, n in sorted(skipped.items()))
+    return f"{total} case{'s' if total != 1 else ''} skipped, in a language the suite does not run ({shown})"
 
 
 _CODE_SEPARATORS = re.compile(r"[,;\s]+")

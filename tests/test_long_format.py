@@ -220,11 +220,13 @@ def test_shards_split_long_format_items(tmp_path: Path) -> None:
     assert set(parts[0]) | set(parts[1]) == whole and not set(parts[0]) & set(parts[1])
 
 
-def test_run_summary_per_language_and_gate(tmp_path: Path, server: FakeOpenAIServer) -> None:
+def test_run_summary_per_language_and_gate(tmp_path: Path, server: FakeOpenAIServer,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     jsonl(tmp_path, [*ROWS, {"id": "p9", "lang": "fr", "source": "Bonjour", "reference": "x"}])
     path = suite_file(tmp_path, "cases: {file: data.jsonl}\n", base_url=server.base_url)
     out = tmp_path / "run"
     assert run_cli("run", path, "--out", out, "--no-report") == 0
+    assert "1 case skipped, in a language the suite does not run (fr: 1)" in capsys.readouterr().err
     results = list(iter_results(out / RESULTS))
     assert sorted((r.case_id, r.language) for r in results) == [("p1", "de"), ("p1", "zh"), ("p2", "zh"),
                                                                  ("p3", "th"), ("p4", "de")]
