@@ -183,8 +183,9 @@ class Planner:
             if suite_code is not None:
                 chosen.add(suite_code)
             elif not is_known(code):
-                raise SuiteError(f"unknown language code {code!r} (case {case.id!r}); use a code such as de or pt-BR",
-                                 at)
+                shown = code if len(code) <= 40 else code[:40] + "..."
+                raise SuiteError(f"unknown language code {shown!r} (case {case.id!r}); use a code such as de or "
+                                 "pt-BR", at)
         if not chosen:
             self.skipped_languages[", ".join(codes)] += 1
         return [code for code in self.languages if code in chosen]
@@ -253,6 +254,7 @@ class Planner:
         where every case is in every language, the first N cases)."""
         seen: dict[tuple[str, str], str] = {}
         taken: Counter[str] = Counter()
+        self.skipped_languages.clear()  # counted again on each pass (complete when no limit stops it early)
         for case in self.suite.iter_cases():
             if self.limit is not None and all(taken[code] >= self.limit for code in self.languages):
                 return

@@ -124,6 +124,7 @@ def test_rows_in_other_languages_are_skipped_and_counted(tmp_path: Path) -> None
     planner = Planner(load_suite(path))
     assert len(list(planner.iter_items())) == 5
     assert dict(planner.skipped_languages) == {"fr": 2}
+    assert len(list(planner.iter_items())) == 5 and dict(planner.skipped_languages) == {"fr": 2}  # a second pass
     report = validate_suite(path)
     assert report.ok, report.errors
     assert (report.cases, report.items) == (7, 5)

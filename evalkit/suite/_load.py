@@ -77,11 +77,10 @@ class LoadedSuite:
             return
         spec = self.spec
         # Long-format data: a case is (mostly) in one language; one in several is counted once.
-        languages = 1 if spec.case_language is not None else len(spec.languages)
-        per_case = languages * len(spec.prompts) * spec.repeats
-        shape = f"{languages} languages x {len(spec.prompts)} prompt variants x {spec.repeats} repeats"
-        if spec.case_language is not None:
-            shape = shape.replace("1 languages", "1 language each", 1)
+        long_format = spec.case_language is not None
+        per_case = (1 if long_format else len(spec.languages)) * len(spec.prompts) * spec.repeats
+        languages = "1 language each" if long_format else f"{len(spec.languages)} languages"
+        shape = f"{languages} x {len(spec.prompts)} prompt variants x {spec.repeats} repeats"
         cases = spec.cases
         suite_dir = self.path.parent
         source: Iterator[Case]
