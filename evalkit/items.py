@@ -2,17 +2,22 @@
 
 An item's id depends only on (case id, language, variant name, repeat), never on the prompt
 text, so a run with an edited prompt lines up with the run before it.
+
+A suite with ``case_language`` (long-format data) names the case field holding each case's language(s):
+such a case becomes items in those languages only. Case ids are then unique per language.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import Location, SuiteError, UsageError
-from evalkit.languages import is_known
+from evalkit.languages import is_known, primary_subtag
 from evalkit.scoring import build_scorer
 from evalkit.suite import LoadedSuite
 from evalkit.suite._cases import Case
@@ -77,7 +82,7 @@ class Shard:
 class Selection:
     languages: Sequence[str] | None = None
     prompts: Sequence[str] | None = None
-    limit: int | None = None  # cases
+    limit: int | None = None  # cases per language (the first N cases of each language)
     repeats: int | None = None
     shard: Shard | None = None
 
@@ -106,6 +111,23 @@ def _render_messages(variant: PromptVariant, name: str, ctx: dict[str, object]) 
     return tuple(messages)
 
 
+def language_key(code: str) -> str:
+    """``de``, ``DE`` and ``de_DE``/``de-de`` spellings compare equal (as the suite's language list does)."""
+    return code.replace("_", "-").casefold()
+
+
+def skipped_note(skipped: Mapping[str, int]) -> str | None:
+    """One line on the long-format cases left out for their language (None when none were)."""
+    if not skipped:
+        return None
+    total = sum(skipped.values())
+    shown = ", ".join(f"{code}: {n}" for code, n in sorted(skipped.items()))
+    return f"{total} case{'s' if total != 1 else ''} skipped, in a language the suite does not run ({shown})"
+
+
+_CODE_SEPARATORS = re.compile(r"[,;\s]+")
+
+
 class Planner:
     """Turns a loaded suite and a selection into items; raises ``SuiteError`` on the first problem."""
 
@@ -127,6 +149,60 @@ class Planner:
         scorers = [build_scorer(s.name, s.options, "en") for s in spec.scorers]
         self.needs_references = any(s.needs_references for s in scorers)
         self.scorer_fields = sorted({f for s in scorers for f in getattr(s, "fields", ())})
+        self._suite_codes = {language_key(code): code for code in spec.languages}
+        # Long format: cases whose languages are all outside the suite, by their language field's value.
+        self.skipped_languages: Counter[str] = Counter()
+
+    def case_languages(self, case: Case) -> list[str]:
+        """The selected languages a case becomes items in, in the selection's order: all of them, or with
+        ``case_language`` those its field names (a code, a list of codes, or codes separated by commas).
+        A case in none of the suite's languages is counted in ``skipped_languages``; a missing or unknown
+        code is a ``SuiteError`` at the case's file:line and the field."""
+        name = self.suite.spec.case_language
+        if name is None:
+            return self.languages
+        at = self.suite.locate_case_field(case, name)
+        value = case.fields.get(name)
+        codes: list[str]
+        if value is None:
+            codes = []
+        elif isinstance(value, str):
+            codes = [c for c in _CODE_SEPARATORS.split(value) if c]
+        elif isinstance(value, list) and all(isinstance(c, str) for c in value):
+            codes = [c.strip() for c in value if c.strip()]
+        else:
+            raise SuiteError(f"case {case.id!r}: a language must be a code or a list of codes "
+                             f"(got {type(value).__name__})", at)
+        if not codes:
+            raise SuiteError(f"case {case.id!r} has no language; give its language code (such as de) in "
+                             f"field {name!r}", at)
+        chosen: set[str] = set()
+        for code in codes:
+            # The suite's spelling of the code, else of its primary language (a de-AT row in a suite of de).
+            suite_code = self._suite_codes.get(language_key(code)) or self._suite_codes.get(primary_subtag(code))
+            if suite_code is not None:
+                chosen.add(suite_code)
+            elif not is_known(code):
+                shown = code if len(code) <= 40 else code[:40] + "..."
+                raise SuiteError(f"unknown language code {shown!r} (case {case.id!r}); use a code such as de or "
+                                 "pt-BR", at)
+        if not chosen:
+            self.skipped_languages[", ".join(codes)] += 1
+        return [code for code in self.languages if code in chosen]
+
+    def duplicate(self, case: Case, languages: Sequence[str], seen: dict[tuple[str, str], str]) -> SuiteError | None:
+        """A case whose id an earlier case has (in one of its languages, for long-format data), else None;
+        records the case in ``seen``."""
+        long_format = self.suite.spec.case_language is not None
+        keys = [(case.id, code) for code in languages] if long_format else [(case.id, "")]
+        where = Location(case.where.file, case.where.line, case.where.column, "id")
+        for key in keys:
+            if key in seen:
+                in_language = f" in {key[1]}" if long_format else ""
+                return SuiteError(f"duplicate case id {case.id!r}{in_language} (first at {seen[key]})", where)
+        for key in keys:
+            seen[key] = case.where.format()
+        return None
 
     def target_language(self, variant: PromptVariant, name: str, ctx: dict[str, object], where: Location) -> str:
         if not variant.target_language:
@@ -139,11 +215,14 @@ class Planner:
                              Location(at.file, at.line, at.column, field))
         return code
 
-    def items_for_case(self, case: Case) -> Iterator[Item]:
+    def items_for_case(self, case: Case, languages: Sequence[str] | None = None) -> Iterator[Item]:
+        """The case's items in ``languages`` (default: ``case_languages(case)``)."""
         spec = self.suite.spec
+        if languages is None:
+            languages = self.case_languages(case)
         for variant_name in self.variants:
             variant = spec.prompts[variant_name]
-            for language in self.languages:
+            for language in languages:
                 ctx = RenderContext(case.fields, language, language).as_dict()
                 try:
                     target = self.target_language(variant, variant_name, ctx, case.where)
@@ -171,14 +250,21 @@ class Planner:
                                    self.seeds[repeat], fields)
 
     def iter_items(self) -> Iterator[Item]:
-        seen: dict[str, str] = {}
-        for n, case in enumerate(self.suite.iter_cases()):
-            if self.limit is not None and n >= self.limit:
+        """Every item in plan order. ``limit``: the first N cases of each language (for wide-format data,
+        where every case is in every language, the first N cases)."""
+        seen: dict[tuple[str, str], str] = {}
+        taken: Counter[str] = Counter()
+        self.skipped_languages.clear()  # counted again on each pass (complete when no limit stops it early)
+        for case in self.suite.iter_cases():
+            if self.limit is not None and all(taken[code] >= self.limit for code in self.languages):
                 return
-            if case.id in seen:
-                raise SuiteError(
-                    f"duplicate case id {case.id!r} (first at {seen[case.id]})",
-                    Location(case.where.file, case.where.line, case.where.column, "id"),
-                )
-            seen[case.id] = case.where.format()
-            yield from self.items_for_case(case)
+            languages = self.case_languages(case)
+            if self.limit is not None:
+                languages = [code for code in languages if taken[code] < self.limit]
+                if not languages:
+                    continue
+            error = self.duplicate(case, languages, seen)
+            if error is not None:
+                raise error
+            taken.update(languages)
+            yield from self.items_for_case(case, languages)

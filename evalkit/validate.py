@@ -27,6 +27,8 @@ class ValidationReport:
     cases: int = 0
     items: int = 0
     errors: list[SuiteError] = field(default_factory=list)
+    # Long-format data: cases in none of the suite's languages (not planned), by their language field's value.
+    skipped_languages: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -104,31 +106,42 @@ def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteErr
 
 
 def check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError]]:
-    """Render every template for every case and language; check references exist. The same template
-    or reference problem in many cases is one error naming the cases."""
+    """Render every template for every case and language; check references exist and, for long-format
+    data, each case's language. The same template or reference problem in many cases is one error naming
+    the cases."""
+    cases, items, errors, _ = _check_cases(suite)
+    return cases, items, errors
+
+
+def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[str, int]]:
     planner = Planner(suite, Selection())
     errors = _Grouped()
     cases = items = 0
-    seen: dict[str, str] = {}
+    seen: dict[tuple[str, str], str] = {}
+    covered: set[str] = set()
     try:
         for case in suite.iter_cases():
             cases += 1
-            if case.id in seen:
-                errors.add(
-                    SuiteError(
-                        f"duplicate case id {case.id!r} (first at {seen[case.id]})",
-                        Location(case.where.file, case.where.line, case.where.column, "id"),
-                    )
-                )
-                continue
-            seen[case.id] = case.where.format()
             try:
-                items += sum(1 for _ in planner.items_for_case(case))
+                languages = planner.case_languages(case)
+                covered.update(languages)
+                duplicate = planner.duplicate(case, languages, seen)
+                if duplicate is not None:
+                    errors.add(duplicate)
+                    continue
+                items += sum(1 for _ in planner.items_for_case(case, languages))
             except SuiteError as exc:
                 errors.add(exc)
     except SuiteError as exc:
         errors.add(exc)
-    return cases, items, errors.result()
+    result = errors.result()
+    name = suite.spec.case_language
+    if name is not None and not result:  # long format: a language no case is in would have no items
+        for i, code in enumerate(suite.spec.languages):
+            if code not in covered:
+                result.append(SuiteError(f"no case is in language {code!r} (field {name!r}); add cases in it or "
+                                         "remove it", suite.locate("languages", i)))
+    return cases, items, result, dict(planner.skipped_languages)
 
 
 # How the planner names the case in a template error, and words a missing reference (evalkit/items.py).
@@ -217,7 +230,7 @@ def validate_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Va
     if report.errors:
         return report
     try:
-        report.cases, report.items, report.errors = check_cases(suite)
+        report.cases, report.items, report.errors, report.skipped_languages = _check_cases(suite)
     except EvalkitError as exc:
         report.errors.append(exc if isinstance(exc, SuiteError) else SuiteError(exc.message, Location(suite.display)))
     return report

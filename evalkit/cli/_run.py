@@ -77,7 +77,7 @@ class _LineProgress:
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), help="Cache file.")
 @click.option("--languages", help="Comma-separated subset of the suite's languages.")
 @click.option("--prompts", help="Comma-separated subset of the suite's prompt variants.")
-@click.option("--limit", type=click.IntRange(1), help="Use only the first N cases.")
+@click.option("--limit", type=click.IntRange(1), help="Use only the first N cases (of each language).")
 @click.option("--repeat", type=click.IntRange(1, 1000), help="Repeat every item N times.")
 @click.option("--shard", help="Run slice K of N (e.g. 2/4) of the items, for CI matrices.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")

@@ -25,6 +25,7 @@ def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str |
     Every problem is printed as file:line:col: field: message. Exit 0 when valid, 2 otherwise.
     """
     from evalkit.config import check_suite_choices
+    from evalkit.items import skipped_note
     from evalkit.scoring import load_plugins
     from evalkit.validate import validate_suite
 
@@ -39,6 +40,9 @@ def command(suites: tuple[Path, ...], allow_outside_paths: bool, base_url: str |
             report.errors[:0] = check_suite_choices(report.suite, base_url=base_url, api_key_env=api_key_env)
         if report.ok:
             click.echo(f"{path}: ok ({plural(report.cases, 'case')}, {plural(report.items, 'item')})")
+            skipped = skipped_note(report.skipped_languages)  # long-format data: rows in other languages
+            if skipped:
+                click.echo(f"  {skipped}")
             continue
         status = 2
         for err in report.errors[:MAX_PROBLEMS_SHOWN]:

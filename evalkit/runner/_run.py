@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from evalkit.cache import ResponseCache, default_cache_path
 from evalkit.config import apply_run_policy
 from evalkit.errors import AuthError, ProviderError
-from evalkit.items import Item, Planner
+from evalkit.items import Item, Planner, skipped_note
 from evalkit.providers import AdaptiveLimiter, Completion, Provider, RetryPolicy, WaitWatch, make_provider
 from evalkit.results import MANIFEST, RESULTS, ResultsWriter, RunManifest, read_manifest, write_json_atomic
 from evalkit.runner._plan import (
@@ -71,6 +71,9 @@ class Run:
 
     async def execute(self) -> RunOutcome:
         plan = Plan.make(self.planner)  # every template rendered before anything is written
+        skipped = skipped_note(self.planner.skipped_languages)  # long-format rows in other languages
+        if skipped and self.options.notice:
+            self.options.notice(skipped)
         self.out.mkdir(parents=True, exist_ok=True)
         with RunDirLock(self.out):
             try:

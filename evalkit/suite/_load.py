@@ -59,6 +59,16 @@ class LoadedSuite:
     def locate(self, *path: str | int) -> Location:
         return self.positioned.locate(path, format_path(path))
 
+    def locate_case_field(self, case: Case, name: str) -> Location:
+        """Where a field of a case is: its own line for an inline case, else the case's file:line."""
+        where = case.where
+        inline = re.fullmatch(r"cases\[(\d+)\]", where.field or "")
+        if inline and isinstance(self.spec.cases, list) and where.file == self.display:
+            index = int(inline.group(1))
+            at = self.locate("cases", index, name)
+            return Location(at.file, at.line, at.column, f"cases[{index}].{name}")
+        return Location(where.file, where.line, where.column, f"{where.field}.{name}" if where.field else name)
+
     def iter_cases(self) -> Iterator[Case]:
         """Cases in file order, streamed from disk for file and dataset sources; a plan of more than
         ``MAX_ITEMS`` items is refused (before reading for inline lists and JSONL files)."""
@@ -66,8 +76,11 @@ class LoadedSuite:
             yield from self._cases
             return
         spec = self.spec
-        per_case = len(spec.languages) * len(spec.prompts) * spec.repeats
-        shape = f"{len(spec.languages)} languages x {len(spec.prompts)} prompt variants x {spec.repeats} repeats"
+        # Long-format data: a case is (mostly) in one language; one in several is counted once.
+        long_format = spec.case_language is not None
+        per_case = (1 if long_format else len(spec.languages)) * len(spec.prompts) * spec.repeats
+        languages = "1 language each" if long_format else f"{len(spec.languages)} languages"
+        shape = f"{languages} x {len(spec.prompts)} prompt variants x {spec.repeats} repeats"
         cases = spec.cases
         suite_dir = self.path.parent
         source: Iterator[Case]

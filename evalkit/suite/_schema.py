@@ -139,6 +139,9 @@ class Suite(_Strict):
     prompts: dict[str, PromptVariant] = Field(min_length=1)
     cases: list[dict[str, Any]] | FileCases | DatasetCases
     reference: str = "reference"  # default case field holding references
+    # Long-format data: the case field holding each case's language (a code, or a list of codes); the case
+    # becomes items in those languages only, not in every suite language (docs/suite-format.md).
+    case_language: str | None = Field(default=None, min_length=1)
     scorers: list[ScorerSpec] = Field(min_length=1)
     gates: dict[str, Any] | None = None
     repeats: int = Field(default=1, ge=1, le=1000)
