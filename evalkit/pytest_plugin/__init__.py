@@ -68,9 +68,46 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return SuiteFile.from_parent(parent, path=file_path)
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def _active(config: pytest.Config) -> bool:
     settings = config.stash.get(SETTINGS, None)
-    if settings is None or not settings.active:
+    return settings is not None and settings.active
+
+
+# --- pytest-xdist (docs/pytest.md): optional hooks, called only when xdist is installed and used ---
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """On the xdist controller: hand a worker this session's id and the folder the runs go to."""
+    if _active(node.config):
+        from evalkit.pytest_plugin._session import WORKER_INPUT, Sessions
+
+        node.workerinput[WORKER_INPUT] = Sessions.of(node.config).worker_input()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: send the controller the summary lines of the suites this worker gated."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and _active(session.config):
+        from evalkit.pytest_plugin._session import WORKER_OUTPUT, Sessions
+
+        workeroutput[WORKER_OUTPUT] = [list(pair) for pair in Sessions.of(session.config).own_lines()]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: keep a finished worker's summary lines for the terminal summary."""
+    if not _active(node.config):
+        return
+    from evalkit.pytest_plugin._session import WORKER_OUTPUT, Sessions
+
+    lines = (getattr(node, "workeroutput", None) or {}).get(WORKER_OUTPUT)  # none when the worker crashed
+    if lines:
+        Sessions.of(node.config).add_worker_lines(lines)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not _active(config):
         return
     from evalkit.pytest_plugin._session import Sessions
 
