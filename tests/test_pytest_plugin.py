@@ -552,3 +552,15 @@ def test_xdist_a_run_that_cannot_complete_is_tried_once(project: Project) -> Non
     out = result.stdout.str()
     assert "not checked: the evalkit run of suites/plug.yaml failed (suites/plug.yaml::run)" in out
     assert "401" in out and "Traceback" not in out
+
+
+def test_xdist_a_bad_suite_is_one_collection_error_with_pytests_exit_code(project: Project) -> None:
+    """Each worker fails to collect it; the session reports it once and exits 2, as without xdist."""
+    bad = project.pytester.path / "suites" / "bad.yaml"
+    bad.write_text(project.suite.read_text().replace("languages:", "langauges:"), encoding="utf-8")
+    result = xdist_run(project, "--evalkit", "suites/bad.yaml", "--evalkit", "suites/plug.yaml")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert out.count("ERROR collecting suites/bad.yaml") == 1
+    assert sum(line.startswith("suites/bad.yaml:7:1: ") and "langauges" in line for line in result.outlines) == 1
+    assert "Traceback" not in out

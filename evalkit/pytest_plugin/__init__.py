@@ -54,6 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from evalkit.pytest_plugin._session import Sessions
 
     Sessions.install(config, settings)
+    if getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_XdistController(config, settings), "evalkit-xdist-controller")
     # Suites named on the command line are collected even when they lie outside the test paths.
     known = {Path(a.split("::")[0]).resolve() for a in config.args}
     config.args = [*config.args, *(str(s) for s in settings.suites if s not in known)]
@@ -92,6 +94,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from evalkit.pytest_plugin._session import WORKER_OUTPUT, Sessions
 
         workeroutput[WORKER_OUTPUT] = [list(pair) for pair in Sessions.of(session.config).own_lines()]
+
+
+class _XdistController:
+    """On the xdist controller: a suite that cannot be collected stops nothing there (the workers go on
+    with the other tests) but still makes the session's exit code pytest's 2 for collection errors,
+    as without xdist, not the 1 of failed tests."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.bad_suite = False
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and self.settings.wants(self.config.rootpath / report.nodeid.split("::")[0]):
+            self.bad_suite = True
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.bad_suite and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
 @pytest.hookimpl(optionalhook=True)
