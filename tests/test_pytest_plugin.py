@@ -527,6 +527,17 @@ def test_xdist_runs_the_suite_once_and_fails_exactly_thai(project: Project, dist
                              ("exact_match", "regression")])
 
 
+def test_xdist_k_and_last_failed_select_checks(project: Project) -> None:
+    """Selection happens on every worker's identical collection: ``-k`` then ``--lf`` pick Thai's checks;
+    the second session's run is answered from the response cache."""
+    # (xdist's workers deselect: the controller's summary does not count the deselected tests)
+    xdist_run(project, *project.gate_args(), "-k", "th or zh").assert_outcomes(passed=4, failed=4)
+    result = xdist_run(project, *project.gate_args(), "--lf", "-rf")
+    result.assert_outcomes(failed=4)
+    assert all("::th::" in i for i in failed_ids(result))
+    assert project.candidate.count == 9
+
+
 def test_xdist_a_new_session_resumes_never_reuses_even_with_a_fixed_testrunuid(project: Project) -> None:
     """``--testrunuid`` is the same for every session that passes it: the second session must still
     resume the run in ``--evalkit-out`` (which refuses another model) rather than gate it unchecked.

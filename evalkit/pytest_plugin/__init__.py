@@ -9,6 +9,9 @@ until a test requests them.
     suite file ──SuiteFile.collect──> run · language › metric › min|max|range|regression  (one item per check)
     first item that needs it ──SuiteSession.result──> evalkit.run (once per session) → run_gate → GateResult
     each item ──> its Check: pass, or fail with the check's line and the worst regressed items
+
+Under pytest-xdist the controller hands its workers the session's id and run folder, and gathers
+their summary lines; the workers share each suite's run (see ``_session``).
 """
 
 from __future__ import annotations
