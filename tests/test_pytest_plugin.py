@@ -496,32 +496,82 @@ def test_quickstart_planted_thai_regression(pytester: pytest.Pytester) -> None:
                                          f"{q}::language::regression[into_lang]"])
 
 
-# --- pytest-xdist workers (simulated: xdist is not a test dependency) ---------------------------------
+# --- pytest-xdist: real workers, in a pytest subprocess ----------------------------------------------
 
 
-def test_xdist_workers_of_one_session_run_a_suite_once(project: Project) -> None:
-    """Workers share the controller's basetemp and the session's ``testrunuid``: the second worker
-    gates the run the first one finished instead of running (or resuming) it again."""
-    project.pytester.makeconftest(textwrap.dedent("""\
-        import os
-        import pytest
+def xdist_run(project: Project, *args: str) -> pytest.RunResult:
+    """A pytest session with two xdist workers (processes) against the project's candidate server."""
+    return project.pytester.runpytest_subprocess(*PLUGIN, "-n", "2", *args)
 
-        @pytest.hookimpl(tryfirst=True)
-        def pytest_configure(config):
-            config.workerinput = {"testrunuid": os.environ["FAKE_TESTRUNUID"], "workerid": "gw"}
-        """))
-    (project.pytester.path / "bt").mkdir()  # the controller's basetemp (xdist makes it)
-    manifest = project.pytester.path / "bt" / "evalkit" / "plug" / "manifest.json"
 
-    def worker(name: str, token: str) -> pytest.RunResult:
-        project.pytester._monkeypatch.setenv("FAKE_TESTRUNUID", token)
-        return project.run(*project.gate_args(), f"--basetemp=bt/{name}")
+def workers(result: pytest.RunResult) -> set[str]:
+    """The workers that reported a test (``-v`` lines start ``[gw0]``)."""
+    return {m.group(1) for line in result.outlines if (m := re.match(r"\[(gw\d+)\] ", line))}
 
-    worker("gw0", "session-1").assert_outcomes(passed=9, failed=4)
+
+@pytest.mark.parametrize("dist", ["load", "loadscope"])
+def test_xdist_runs_the_suite_once_and_fails_exactly_thai(project: Project, dist: str) -> None:
+    result = xdist_run(project, *project.gate_args(), "--dist", dist, "-v", "-rf", "--junitxml=gate.xml")
+    result.assert_outcomes(passed=9, failed=4)
+    assert workers(result) == {"gw0", "gw1"}  # both workers gate checks of the suite
+    assert failed_ids(result) == sorted(i for i in expected_ids("suites/plug.yaml", ["th"]) if "::th::" in i)
+    assert project.candidate.count == 9  # one run for the session: 3 cases x 3 languages
+    out = result.stdout.str()
+    assert "gate FAILED: 4 of 12 checks failed (th 4 of 4; de, zh passed)" in out  # the controller's summary
+    assert out.count("suites/plug.yaml: gate FAILED") == 1
+    cases = list(ET.parse(project.pytester.path / "gate.xml").getroot().iter("testcase"))
+    assert len(cases) == 13
+    failed = sorted(f"{c.get('classname')}::{c.get('name')}" for c in cases if c.find("failure") is not None)
+    assert failed == sorted(f"suites.plug.yaml.th.{m}::{leaf}" for m, leaf in
+                            [("bleu", "regression"), ("chrf++", "min"), ("chrf++", "regression"),
+                             ("exact_match", "regression")])
+
+
+def test_xdist_k_and_last_failed_select_checks(project: Project) -> None:
+    """Selection happens on every worker's identical collection: ``-k`` then ``--lf`` pick Thai's checks;
+    the second session's run is answered from the response cache."""
+    # (xdist's workers deselect: the controller's summary does not count the deselected tests)
+    xdist_run(project, *project.gate_args(), "-k", "th or zh").assert_outcomes(passed=4, failed=4)
+    result = xdist_run(project, *project.gate_args(), "--lf", "-rf")
+    result.assert_outcomes(failed=4)
+    assert all("::th::" in i for i in failed_ids(result))
     assert project.candidate.count == 9
-    written = manifest.stat().st_mtime_ns
-    worker("gw1", "session-1").assert_outcomes(passed=9, failed=4)
-    assert manifest.stat().st_mtime_ns == written  # reused, not resumed
-    worker("gw0", "session-2").assert_outcomes(passed=9, failed=4)  # a new session resumes the run
-    assert manifest.stat().st_mtime_ns != written
-    assert project.candidate.count == 9  # from the finished run: nothing asked again
+
+
+def test_xdist_a_new_session_resumes_never_reuses_even_with_a_fixed_testrunuid(project: Project) -> None:
+    """``--testrunuid`` is the same for every session that passes it: the second session must still
+    resume the run in ``--evalkit-out`` (which refuses another model) rather than gate it unchecked.
+    The first session has every worker run every check (``--dist each``): still one run."""
+    args = [*project.gate_args(), "--evalkit-out", "runs/pr", "--testrunuid", "ci", "-rf"]
+    xdist_run(project, *args, "--dist", "each").assert_outcomes(passed=18, failed=8)
+    assert project.candidate.count == 9
+    result = xdist_run(project, *args, "--evalkit-model", "another-model")
+    result.assert_outcomes(failed=13)
+    assert "holds a run that cannot be resumed with these settings (model, endpoint or parameters differ)" in (
+        result.stdout.str())
+    assert project.candidate.count == 9
+
+
+def test_xdist_a_run_that_cannot_complete_is_tried_once(project: Project) -> None:
+    project.suite.write_text(project.suite.read_text().replace("  max_attempts: 1\n",
+                                                               "  max_attempts: 1\n  concurrency: 1\n"))
+    project.candidate.api_key = "a-key-the-run-does-not-have"
+    result = xdist_run(project, *project.gate_args(), "-v")
+    result.assert_outcomes(failed=13)
+    assert workers(result) == {"gw0", "gw1"}
+    assert project.candidate.count == 1  # the first request is refused; no worker tries again
+    out = result.stdout.str()
+    assert "not checked: the evalkit run of suites/plug.yaml failed (suites/plug.yaml::run)" in out
+    assert "401" in out and "Traceback" not in out
+
+
+def test_xdist_a_bad_suite_is_one_collection_error_with_pytests_exit_code(project: Project) -> None:
+    """Each worker fails to collect it; the session reports it once and exits 2, as without xdist."""
+    bad = project.pytester.path / "suites" / "bad.yaml"
+    bad.write_text(project.suite.read_text().replace("languages:", "langauges:"), encoding="utf-8")
+    result = xdist_run(project, "--evalkit", "suites/bad.yaml", "--evalkit", "suites/plug.yaml")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert out.count("ERROR collecting suites/bad.yaml") == 1
+    assert sum(line.startswith("suites/bad.yaml:7:1: ") and "langauges" in line for line in result.outlines) == 1
+    assert "Traceback" not in out

@@ -9,6 +9,9 @@ until a test requests them.
     suite file ──SuiteFile.collect──> run · language › metric › min|max|range|regression  (one item per check)
     first item that needs it ──SuiteSession.result──> evalkit.run (once per session) → run_gate → GateResult
     each item ──> its Check: pass, or fail with the check's line and the worst regressed items
+
+Under pytest-xdist the controller hands its workers the session's id and run folder, and gathers
+their summary lines; the workers share each suite's run (see ``_session``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from evalkit.pytest_plugin._session import Sessions
 
     Sessions.install(config, settings)
+    if getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_XdistController(config, settings), "evalkit-xdist-controller")
     # Suites named on the command line are collected even when they lie outside the test paths.
     known = {Path(a.split("::")[0]).resolve() for a in config.args}
     config.args = [*config.args, *(str(s) for s in settings.suites if s not in known)]
@@ -68,9 +73,65 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return SuiteFile.from_parent(parent, path=file_path)
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def _active(config: pytest.Config) -> bool:
     settings = config.stash.get(SETTINGS, None)
-    if settings is None or not settings.active:
+    return settings is not None and settings.active
+
+
+# --- pytest-xdist (docs/pytest.md): optional hooks, called only when xdist is installed and used ---
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """On the xdist controller: hand a worker this session's id and the folder the runs go to."""
+    if _active(node.config):
+        from evalkit.pytest_plugin._session import WORKER_INPUT, Sessions
+
+        node.workerinput[WORKER_INPUT] = Sessions.of(node.config).worker_input()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: send the controller the summary lines of the suites this worker gated."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and _active(session.config):
+        from evalkit.pytest_plugin._session import WORKER_OUTPUT, Sessions
+
+        workeroutput[WORKER_OUTPUT] = [list(pair) for pair in Sessions.of(session.config).own_lines()]
+
+
+class _XdistController:
+    """On the xdist controller: a suite that cannot be collected stops nothing there (the workers go on
+    with the other tests) but still makes the session's exit code pytest's 2 for collection errors,
+    as without xdist, not the 1 of failed tests."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.bad_suite = False
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and self.settings.wants(self.config.rootpath / report.nodeid.split("::")[0]):
+            self.bad_suite = True
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.bad_suite and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: keep a finished worker's summary lines for the terminal summary."""
+    if not _active(node.config):
+        return
+    from evalkit.pytest_plugin._session import WORKER_OUTPUT, Sessions
+
+    lines = (getattr(node, "workeroutput", None) or {}).get(WORKER_OUTPUT)  # none when the worker crashed
+    if lines:
+        Sessions.of(node.config).add_worker_lines(lines)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not _active(config):
         return
     from evalkit.pytest_plugin._session import Sessions
 

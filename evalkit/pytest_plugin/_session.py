@@ -2,9 +2,14 @@
 
 The run starts when the first of a suite's tests executes (never at collection), goes to
 ``OUT/<suite file stem>`` with the response cache, and is gated once; every item of the suite then
-reads its check from that one :class:`~evalkit.gate.GateResult`. With pytest-xdist every worker
-collects the same items; a file lock and a marker holding the session's id make the first worker
-run the suite and the others reuse its finished run directory.
+reads its check from that one :class:`~evalkit.gate.GateResult`.
+
+With pytest-xdist every worker (a process of its own) collects the same items. The controller hands
+each worker its session's id and output folder (:func:`worker_input`); under a file lock beside the
+run directory, the first worker that needs a suite runs it and records the outcome (``.<stem>.pytest-session``:
+the session's id, then the run's error if it failed), and the others gate that run directory, or
+fail with that error, without running anything. A later session (another id) resumes the run as
+the CLI would. Each worker sends its summary lines back, and the controller prints them.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.errors import EvalkitError
 from evalkit.gate import GateResult, run_gate
 from evalkit.pytest_plugin._plan import SuitePlan
 from evalkit.pytest_plugin._settings import Settings
-from evalkit.results import MANIFEST, read_manifest
+from evalkit.results import MANIFEST
 
 _SESSIONS = pytest.StashKey["Sessions"]()
-MARKER = ".evalkit-pytest-session"  # in a run directory: the id of the pytest session that finished it
+WORKER_INPUT = "evalkit"  # key of the controller's hand-over in an xdist worker's ``workerinput``
+WORKER_OUTPUT = "evalkit_summary"  # key of a worker's summary lines in its ``workeroutput``
 
 
 @contextlib.contextmanager
@@ -71,13 +78,34 @@ class SuiteSession:
     def _run_and_gate(self) -> GateResult:
         if self.plan.reuse is None:
             with _locked(self.run_dir.parent / f".{self.run_dir.name}.lock"):
-                if not self._finished_by_this_session():
-                    self._run()
+                self._run_once()
         return run_gate(self.plan.reuse or self.run_dir, baseline=self.plan.baseline, gates=self.plan.gates)
 
-    def _finished_by_this_session(self) -> bool:
-        marker = self.run_dir / MARKER
-        return marker.is_file() and marker.read_text().strip() == self.token and (self.run_dir / MANIFEST).is_file()
+    @property
+    def _record(self) -> Path:
+        """This session's outcome of the run, shared by the xdist workers (read and written under the lock)."""
+        return self.run_dir.parent / f".{self.run_dir.name}.pytest-session"
+
+    def _run_once(self) -> None:
+        """Run the suite unless another worker of this session did; re-raise that worker's error."""
+        try:
+            token, _, error = self._record.read_text(encoding="utf-8").partition("\n")
+        except (OSError, UnicodeDecodeError):
+            token, error = "", ""
+        if token == self.token and error:
+            raise EvalkitError(error.strip())
+        if token == self.token and (self.run_dir / MANIFEST).is_file():
+            return
+        try:
+            self._run()
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, EvalkitError) else f"{type(exc).__name__}: {exc}"
+            self._write_record(" ".join(message.split()) or type(exc).__name__)
+            raise
+        self._write_record("")
+
+    def _write_record(self, error: str) -> None:
+        self._record.write_text(f"{self.token}\n{error}", encoding="utf-8")
 
     def _run(self) -> None:
         from evalkit import RunOptions, run
@@ -86,8 +114,6 @@ class SuiteSession:
         options = RunOptions(out_dir=self.run_dir, model=self.settings.model, base_url=self.settings.base_url,
                              argv=argv)
         run(self.plan.suite, options, handle_signals=False)
-        if read_manifest(self.run_dir).status == "complete":
-            (self.run_dir / MARKER).write_text(self.token + "\n")
 
     def summary_line(self) -> str | None:
         if not self.done:
@@ -100,13 +126,14 @@ class SuiteSession:
 
 @dataclass
 class Sessions:
-    """Every suite collected in this pytest session."""
+    """Every suite collected in this pytest session (on an xdist controller: none; its workers collect)."""
 
     settings: Settings
     config: pytest.Config
     token: str
     worker: bool
     suites: dict[Path, SuiteSession] = field(default_factory=dict)
+    from_workers: dict[str, str] = field(default_factory=dict)  # controller: display -> summary line
     _out_root: Path | None = None
 
     @property
@@ -119,14 +146,25 @@ class Sessions:
     @staticmethod
     def install(config: pytest.Config, settings: Settings) -> Sessions:
         workerinput = getattr(config, "workerinput", None)  # set on pytest-xdist workers
-        token = str(workerinput["testrunuid"]) if workerinput else uuid.uuid4().hex
-        sessions = Sessions(settings, config, token, worker=workerinput is not None)
+        if workerinput is None:
+            sessions = Sessions(settings, config, uuid.uuid4().hex, worker=False)
+        else:
+            given = workerinput.get(WORKER_INPUT) or {}
+            # Without the controller's id (it lacks the plugin) the run's id serves; it is not unique
+            # when the user fixes it with --testrunuid.
+            token = str(given.get("token") or workerinput["testrunuid"])
+            out = Path(given["out"]) if given.get("out") else None
+            sessions = Sessions(settings, config, token, worker=True, _out_root=out)
         config.stash[_SESSIONS] = sessions
         return sessions
 
     @staticmethod
     def of(config: pytest.Config) -> Sessions:
         return config.stash[_SESSIONS]
+
+    def worker_input(self) -> dict[str, str]:
+        """What the controller hands each xdist worker: this session's id and where the runs go."""
+        return {"token": self.token, "out": str(self.out_root)}
 
     def add(self, plan: SuitePlan, display: str) -> SuiteSession:
         key = plan.path.resolve()
@@ -139,12 +177,23 @@ class Sessions:
             self.suites[key] = SuiteSession(plan, display, self.out_root / name, self.settings, self.token)
         return self.suites[key]
 
+    def own_lines(self) -> list[tuple[str, str]]:
+        """(suite, summary line) of every suite this process gated or tried to."""
+        return [(s.display, line) for s in self.suites.values() if (line := s.summary_line()) is not None]
+
+    def add_worker_lines(self, lines: list[list[str]] | list[tuple[str, str]]) -> None:
+        """A worker's summary lines (every worker that gated a suite sends the same line for it)."""
+        for display, line in lines:
+            self.from_workers.setdefault(display, line)
+
     def summary_lines(self) -> list[str]:
-        return [line for s in self.suites.values() if (line := s.summary_line()) is not None]
+        lines = [line for _, line in self.own_lines()]
+        return lines + [self.from_workers[d] for d in sorted(self.from_workers)]
 
 
 def _default_out(config: pytest.Config, *, worker: bool) -> Path:
-    """``<basetemp>/evalkit``: shared by the xdist workers (their basetemps are folders of the controller's)."""
+    """``<basetemp>/evalkit``. A worker that was not told the controller's folder takes its basetemp's
+    parent: pytest-xdist puts the basetemps of local workers in the controller's."""
     factory = getattr(config, "_tmp_path_factory", None)
     if factory is None:
         import tempfile
