@@ -289,3 +289,21 @@ def test_validate_checks_gate_metric_names_against_the_scorers(tmp_path: Path,
     assert code == 2 and len(lines) == 2, lines
     assert "gates.thresholds.blue: unknown metric 'blue' (the suite has: chrf, error_rate)" in lines[0]
     assert "gates.regressions.languages.de.exact_mach: unknown metric 'exact_mach'" in lines[1]
+
+
+def test_the_first_error_of_each_kind_is_printed_with_its_cause(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`transport_error 3` alone does not say why: the first failure of each kind is printed with its cause."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    suite = write_suite(tmp_path, f"http://127.0.0.1:{port}/v1")
+    code = run_cli("run", suite, "--out", tmp_path / "run", "--languages", "de", "--prompts", "plain",
+                   "--no-report", "--no-cache", "--max-attempts", "1", "--max-error-rate", "1")
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "errors: transport_error 3" in out
+    first = [line for line in out.splitlines() if line.startswith("  first transport_error: ")]
+    assert len(first) == 1 and f"127.0.0.1:{port}" in first[0], out

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from evalkit.cli._common import safe_text
+from evalkit.cli._common import one_line, safe_text
 from evalkit.cli._format import quiet_libraries, summary_grid
 from evalkit.cli._params import apply_params
 from evalkit.cli._select import pick
@@ -195,6 +195,23 @@ def print_counts(m: RunManifest, out_dir: Path) -> None:
     click.echo(f"{c.done}/{c.planned} items done, {c.failed} failed, {c.cached} from cache -> {out_dir}")
     if c.errors_by_kind:
         click.echo("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(c.errors_by_kind.items())))
+        for kind, message in first_errors(out_dir / "results.jsonl", set(c.errors_by_kind)).items():
+            click.echo(f"  first {kind}: {one_line(safe_text(message), 200)}")
+
+
+def first_errors(results: Path, kinds: set[str]) -> dict[str, str]:
+    """The message of the first failed item of each kind (its cause: "cannot connect to ..."), read until every
+    kind is found; the counts alone do not say why."""
+    from evalkit.results import iter_results
+
+    found: dict[str, str] = {}
+    with contextlib.suppress(EvalkitError, OSError):
+        for result in iter_results(results, strict=False):
+            if result.error is not None and result.error.kind in kinds and result.error.kind not in found:
+                found[result.error.kind] = result.error.message
+                if len(found) == len(kinds):
+                    break
+    return dict(sorted(found.items()))
 
 
 def print_counts_on_disk(out_dir: Path) -> None:
