@@ -37,7 +37,7 @@ from evalkit.stats import aggregate_repeats, bootstrap_ci, is_regression, mean_s
 __all__ = ["Check", "GateResult", "RunCell", "run_cells", "run_gate"]
 
 Status = Literal["pass", "fail", "insufficient"]
-CheckKind = Literal["threshold", "regression", "run"]
+CheckKind = Literal["threshold", "regression", "run", "pairwise"]
 
 
 @dataclass(frozen=True)
