@@ -4,6 +4,7 @@ good verdicts, garbage verdicts, refusals, the cache, the key rules, and the str
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,14 @@ def test_scales_normalise_to_the_unit_interval() -> None:
     assert [normalise(v, "1-5") for v in (1, 3, 5)] == [0.0, 0.5, 1.0]
     assert [normalise(v, "1-10") for v in (1, 10)] == [0.0, 1.0]
     assert [normalise(v, "binary") for v in (0, 1)] == [0.0, 1.0]
+
+
+def test_the_documented_judge_scorers_validate(tmp_path: Path) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "scorers.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S) if b.startswith("# in a suite"))
+    scorers = block.split("scorers:\n", 1)[1]
+    body = SUITE.split("scorers:\n", 1)[0].replace("{{", "{").replace("}}", "}") + "scorers:\n" + scorers
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(body.replace("{base_url}", "http://127.0.0.1:9/v1"), encoding="utf-8")
+    assert run_cli("validate", suite) == 0
+    assert run_cli("validate", tmp_path / "missing.yaml") == 2  # the check can fail
