@@ -203,3 +203,14 @@ def test_the_documented_judge_scorers_validate(tmp_path: Path) -> None:
     suite.write_text(body.replace("{base_url}", "http://127.0.0.1:9/v1"), encoding="utf-8")
     assert run_cli("validate", suite) == 0
     assert run_cli("validate", tmp_path / "missing.yaml") == 2  # the check can fail
+
+
+def test_a_custom_rubric_naming_an_unknown_variable_is_bad_input_before_anything_is_sent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(judge_says(fair_judge)) as server:
+        body = SUITE.replace("rubric: correctness", "template: 'Grade {{{{ answr }}}}'")
+        suite = write_suite(tmp_path, server.base_url, body)
+        assert run_cli("run", suite, "--out", tmp_path / "run") == 2
+        assert server.chat_requests == []
+    err = capsys.readouterr().err.strip()
+    assert "answr" in err and len(err.splitlines()) == 1

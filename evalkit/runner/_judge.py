@@ -24,6 +24,7 @@ from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
 from evalkit.scoring._judge import JudgeOptions, JudgeOutcome, JudgeScorer
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.suite._schema import GenerationParams
+from evalkit.templating import TemplateError
 
 JUDGE = "judge"
 
@@ -86,7 +87,10 @@ class Judges:
     async def _one(self, label: str, scorer: JudgeScorer, item: Item, answer: str,
                    cache: ResponseCache | None) -> JudgeOutcome:
         spec = self.specs[label]
-        messages = scorer.messages(item.messages, answer, item.references)
+        try:
+            messages = scorer.messages(item.messages, answer, item.references)
+        except TemplateError as exc:  # e.g. a branch only some items take names an unknown variable
+            return JudgeOutcome(label, error_kind="judge_error", error=f"judge {label!r}: {exc.message}"[:500])
         params = spec.params.as_body()
         key = response_keys(endpoint_of(spec), spec.name, params)(messages, 0)
         completion = cache.get(key) if cache is not None else None

@@ -91,7 +91,8 @@ class JudgeOptions(Options):
         if v is not None:
             try:
                 compile_template(v, "template")
-            except TemplateError as exc:
+                render_sandboxed(v, "template", _context("question", "", "answer", ["reference"], "en", "1-5"))
+            except TemplateError as exc:  # a typo in a variable name: bad input now, not every item's error later
                 raise ValueError(exc.message) from None
         return v
 
@@ -101,6 +102,15 @@ class JudgeOptions(Options):
         if not v.strip():
             raise ValueError("the judge model's name is empty")
         return v.strip()
+
+
+def _context(question: str, system: str, answer: str, references: Sequence[str], language: str,
+             scale: str) -> dict[str, Any]:
+    """What a rubric template sees."""
+    target = language_context(language)
+    return {"question": question, "system": system, "answer": answer, "references": list(references),
+            "reference": references[0] if references else "", "target_language": target, "language": target,
+            "scale": scale}
 
 
 def parse_verdict(text: str, scale: str) -> int:
@@ -151,9 +161,7 @@ class JudgeScorer:
         target = language_context(self.language)
         system = next((m["content"] for m in prompt if m.get("role") == "system"), "")
         question = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), "")
-        context: dict[str, Any] = {"question": question, "system": system, "answer": answer,
-                                   "references": list(references), "reference": references[0] if references else "",
-                                   "target_language": target, "language": target, "scale": self.options.scale}
+        context = _context(question, system, answer, references, self.language, self.options.scale)
         rubric = render_sandboxed(self.options.template or RUBRICS[self.options.rubric], "template", context)
         head = SYSTEM.format(name=target["name"], code=target["code"], scale=SCALE_TEXT[self.options.scale])
         return ({"role": "system", "content": head}, {"role": "user", "content": rubric})
