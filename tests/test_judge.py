@@ -70,11 +70,14 @@ def _judge_requests(server: FakeOpenAIServer) -> list[dict[str, Any]]:
 
 
 def test_good_verdicts_are_normalised_scores_with_judge_tokens_apart_and_the_target_language_told(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(judge_says(fair_judge)) as server:
-        suite = write_suite(tmp_path, server.base_url, SUITE)
+        suite = write_suite(tmp_path, server.base_url, SUITE.replace("- exact_match\n", "- exact_match\n  - chrf\n"))
         assert run_cli("run", suite, "--out", tmp_path / "run") == 0
         judged = _judge_requests(server)
+    out = capsys.readouterr().out  # judge quality: parse rate, agreement with the reference-based metrics
+    assert re.search(r"judge_correctness: 6 judged, 0 unparsable \(0%\); agrees with exact_match on 100% of 6 "
+                     r"items; Pearson r with chrf 1.00 \(6 items\)", out), out
     rows = _results(tmp_path / "run")
     assert rows[("c1", "de")]["scores"]["judge_correctness"] == 1.0
     assert rows[("c3", "zh")]["scores"]["judge_correctness"] == 0.0  # "Sorry": verdict 1 of 1-5
@@ -99,7 +102,8 @@ def test_good_verdicts_are_normalised_scores_with_judge_tokens_apart_and_the_tar
     "VERDICT: 7",  # off the 1-5 scale
     "VERDICT: 4 because it is fine",  # a verdict line with extra text
 ])
-def test_an_unparsable_verdict_is_a_classified_error_never_a_score(tmp_path: Path, reply: str) -> None:
+def test_an_unparsable_verdict_is_a_classified_error_never_a_score(tmp_path: Path, reply: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(judge_says(lambda answer: reply if answer == "Guten Morgen" else "VERDICT: 3")) as server:
         suite = write_suite(tmp_path, server.base_url, SUITE)
         assert run_cli("run", suite, "--out", tmp_path / "run", "--max-error-rate", "1") == 0
@@ -110,6 +114,7 @@ def test_an_unparsable_verdict_is_a_classified_error_never_a_score(tmp_path: Pat
     assert bad["output"] == "Guten Morgen"  # the answer is kept
     assert rows[("c2", "de")]["scores"]["judge_correctness"] == 0.5
     assert rows[("c2", "de")].get("error") is None
+    assert "judge_correctness: 5 judged, 1 unparsable (17%)" in capsys.readouterr().out
 
 
 def test_judge_calls_are_cached_and_a_fixed_judge_reply_is_reread_on_the_next_run(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from evalkit.cache import ResponseCache, response_keys
@@ -136,3 +137,53 @@ def judge_details(outcome: JudgeOutcome) -> dict[str, Any]:
     """What an item's result line records of a judge's verdict (its tokens apart from the model's)."""
     assert outcome.score is not None
     return {**outcome.score.details, "judge_usage": outcome.usage}
+
+
+def quality_lines(out_dir: Path) -> list[str]:
+    """Judge quality made visible, per judge scorer of a finished run: how many items it judged, how many
+    replies could not be parsed, and where references exist its agreement with the reference-based scorers
+    on the same items (pass/fail agreement with binary ones, Pearson r with continuous ones)."""
+    from evalkit.results import iter_results, read_manifest
+
+    manifest = read_manifest(out_dir)
+    judges = [r for r in manifest.scorers if r.name == JUDGE]
+    if not judges:
+        return []
+    rows = list(iter_results(out_dir / "results.jsonl"))
+    others = [r for r in manifest.scorers if r.name != JUDGE and r.name in REFERENCE_SCORERS]
+    lines = []
+    for judge in judges:
+        failed = sum(1 for r in rows if r.error is not None and r.error.kind == "judge_unparsable"
+                     and r.error.message.startswith(f"judge {judge.label!r}"))
+        judged = [r for r in rows if r.scores and r.scores.get(judge.label) is not None]
+        asked = len(judged) + failed
+        parts = [f"{judge.label}: {len(judged)} judged, {failed} unparsable"
+                 + (f" ({100 * failed / asked:.0f}%)" if asked else "")]
+        for other in others:
+            both = [(float(j), float(o)) for r in judged if r.scores
+                    and (j := r.scores.get(judge.label)) is not None and (o := r.scores.get(other.label)) is not None]
+            if len(both) < 2:
+                continue
+            if other.kind == "binary":
+                agree = sum((j >= 0.5) == (o >= 0.5) for j, o in both)
+                parts.append(f"agrees with {other.label} on {100 * agree / len(both):.0f}% of {len(both)} items")
+            else:
+                r = _pearson(both)
+                if r is not None:
+                    parts.append(f"Pearson r with {other.label} {r:.2f} ({len(both)} items)")
+        lines.append("; ".join(parts))
+    return lines
+
+
+# Scorers that measure an answer against its references: the judge's agreement with them is informative.
+REFERENCE_SCORERS = frozenset({"exact_match", "chrf", "bleu", "ter", "contains"})
+
+
+def _pearson(pairs: Sequence[tuple[float, float]]) -> float | None:
+    import statistics
+
+    xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+    try:
+        return statistics.correlation(xs, ys)
+    except statistics.StatisticsError:  # a constant series: no correlation to speak of
+        return None
