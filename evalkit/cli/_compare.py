@@ -119,14 +119,16 @@ def _pairwise(comparisons: list[Comparison], judge: str | None, base_url: str | 
         judged = [judge_comparison(c, spec, cache) for c in comparisons]
     finally:
         cache.close()
-    for result, pairwise in zip(results or [], judged, strict=False):
-        result.checks.extend(pairwise_checks(pairwise))
+    for result, pairwise in zip(results or [], judged, strict=False):  # --judge replaces the gate's pairwise:
+        result.checks[:] = [c for c in result.checks if c.kind != "pairwise"] + pairwise_checks(pairwise)
     return judged
 
 
 def _with_pairwise(page: str, comparisons: list[Comparison], pairwise: list[Pairwise], fmt: str) -> str:
     from evalkit.compare._pairwise import add_to_page, html_section, markdown
 
+    if not pairwise:
+        return page
     for comparison, result in zip(comparisons, pairwise, strict=True):
         page = add_to_page(page, markdown(result) if fmt == "md" else html_section(result, comparison))
     return page
