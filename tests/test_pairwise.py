@@ -139,3 +139,20 @@ def test_the_preference_parser_is_strict() -> None:
     for bad in ("A", "VERDICT: C", "VERDICT: A\nVERDICT: A", "Verdict: A is better", ""):
         with pytest.raises(JudgeUnparsable):
             parse_preference(bad)
+
+
+def test_a_gates_pairwise_rule_names_the_judge_and_the_caller_chooses_its_endpoint(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(server_for(fair)) as server:
+        base, cand = _runs(tmp_path, server)
+        suite = tmp_path / "suite.yaml"
+        gated = suite.read_text(encoding="utf-8") + "  pairwise: {judge: judge-model}\n"
+        (tmp_path / "gates.yaml").write_text(gated, encoding="utf-8")
+        monkeypatch.setenv("EVALKIT_BASE_URL", server.base_url)  # the caller's endpoint choice
+        capsys.readouterr()
+        assert run_cli("gate", cand, "--baseline", base, "--gates", tmp_path / "gates.yaml") == 1
+        out = capsys.readouterr().out
+        assert "FAIL de pairwise (judge-model): candidate loses significantly" in out
+        assert "FAIL zh pairwise" not in out
+        assert run_cli("gate", cand, "--gates", tmp_path / "gates.yaml") == 0  # no baseline: skipped, warned
+        assert "pairwise: are configured but no --baseline" in capsys.readouterr().out

@@ -291,3 +291,14 @@ def pairwise_checks(result: Pairwise) -> list[Check]:
             message=f"{x.language} pairwise ({result.judge}): candidate {'loses significantly' if loses else 'ok'}: "
                     f"{x.wins} wins / {x.ties} ties / {x.losses} losses, sign test p={x.p_adjusted:.3g}"))
     return checks
+
+
+def gate_checks(comparison: Comparison, judge: str, max_tokens: int = 512) -> list[Check]:
+    """The gate's ``pairwise:`` rule: the suite's judge asked about the comparison, through the cache."""
+    from evalkit.cache import default_cache_path
+
+    cache = ResponseCache(default_cache_path())
+    try:
+        return pairwise_checks(judge_comparison(comparison, user_judge_spec(judge, max_tokens=max_tokens), cache))
+    finally:
+        cache.close()
