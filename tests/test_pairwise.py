@@ -156,3 +156,14 @@ def test_a_gates_pairwise_rule_names_the_judge_and_the_caller_chooses_its_endpoi
         assert "FAIL zh pairwise" not in out
         assert run_cli("gate", cand, "--gates", tmp_path / "gates.yaml") == 0  # no baseline: skipped, warned
         assert "pairwise: are configured but no --baseline" in capsys.readouterr().out
+
+
+def test_the_documented_pairwise_gate_rule_loads() -> None:
+    from evalkit.gate._spec import GateSpec
+
+    doc = (Path(__file__).parent.parent / "docs" / "gates.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S) if "pairwise:" in b)
+    import yaml
+
+    spec = GateSpec.model_validate(yaml.safe_load(block)["gates"])
+    assert spec.pairwise is not None and spec.pairwise.judge == "gpt-4o-mini"
