@@ -3,6 +3,7 @@ win/tie/loss with a sign test, the report section and the gate check; the fake s
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,12 @@ def test_a_gates_pairwise_rule_names_the_judge_and_the_caller_chooses_its_endpoi
         (tmp_path / "gates.yaml").write_text(gated, encoding="utf-8")
         monkeypatch.setenv("EVALKIT_BASE_URL", server.base_url)  # the caller's endpoint choice
         capsys.readouterr()
-        assert run_cli("gate", cand, "--baseline", base, "--gates", tmp_path / "gates.yaml") == 1
+        assert run_cli("gate", cand, "--baseline", base, "--gates", tmp_path / "gates.yaml",
+                       "--junit", tmp_path / "junit.xml", "--json", tmp_path / "gate.json") == 1
         out = capsys.readouterr().out
+        assert "candidate loses significantly" in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+        kinds = [c["kind"] for c in json.loads((tmp_path / "gate.json").read_text(encoding="utf-8"))["checks"]]
+        assert kinds.count("pairwise") == 2
         assert "FAIL de pairwise (judge-model): candidate loses significantly" in out
         assert "FAIL zh pairwise" not in out
         assert run_cli("gate", cand, "--gates", tmp_path / "gates.yaml") == 0  # no baseline: skipped, warned
