@@ -76,7 +76,8 @@ def test_good_verdicts_are_normalised_scores_with_judge_tokens_apart_and_the_tar
         assert run_cli("run", suite, "--out", tmp_path / "run") == 0
         judged = _judge_requests(server)
     out = capsys.readouterr().out  # judge quality: parse rate, agreement with the reference-based metrics
-    assert re.search(r"judge_correctness: 6 judged, 0 unparsable \(0%\); agrees with exact_match on 100% of 6 "
+    assert re.search(r"judge_correctness: 6 judged, 0 unparsable \(0%\), judge tokens in [1-9][0-9]* out "
+                     r"[1-9][0-9]*; agrees with exact_match on 100% of 6 "
                      r"items; Pearson r with chrf 1.00 \(6 items\)", out), out
     rows = _results(tmp_path / "run")
     assert rows[("c1", "de")]["scores"]["judge_correctness"] == 1.0
@@ -114,7 +115,7 @@ def test_an_unparsable_verdict_is_a_classified_error_never_a_score(tmp_path: Pat
     assert bad["output"] == "Guten Morgen"  # the answer is kept
     assert rows[("c2", "de")]["scores"]["judge_correctness"] == 0.5
     assert rows[("c2", "de")].get("error") is None
-    assert "judge_correctness: 5 judged, 1 unparsable (17%)" in capsys.readouterr().out
+    assert "judge_correctness: 5 judged, 1 unparsable (17%), judge tokens" in capsys.readouterr().out
 
 
 def test_judge_calls_are_cached_and_a_fixed_judge_reply_is_reread_on_the_next_run(tmp_path: Path) -> None:

@@ -157,8 +157,12 @@ def quality_lines(out_dir: Path) -> list[str]:
                      and r.error.message.startswith(f"judge {judge.label!r}"))
         judged = [r for r in rows if r.scores and r.scores.get(judge.label) is not None]
         asked = len(judged) + failed
+        usage = [(r.details or {}).get(judge.label, {}).get("judge_usage") or {} for r in judged]
+        tokens_in = sum(u.get("prompt_tokens") or 0 for u in usage)
+        tokens_out = sum(u.get("completion_tokens") or 0 for u in usage)
         parts = [f"{judge.label}: {len(judged)} judged, {failed} unparsable"
-                 + (f" ({100 * failed / asked:.0f}%)" if asked else "")]
+                 + (f" ({100 * failed / asked:.0f}%)" if asked else "")
+                 + f", judge tokens in {tokens_in} out {tokens_out}"]
         for other in others:
             both = [(float(j), float(o)) for r in judged if r.scores
                     and (j := r.scores.get(judge.label)) is not None and (o := r.scores.get(other.label)) is not None]
