@@ -220,3 +220,19 @@ def test_a_custom_rubric_naming_an_unknown_variable_is_bad_input_before_anything
         assert server.chat_requests == []
     err = capsys.readouterr().err.strip()
     assert "answr" in err and len(err.splitlines()) == 1
+
+
+def test_judge_calls_are_retried_and_a_judge_that_keeps_failing_is_the_items_judge_error(tmp_path: Path) -> None:
+    from evalkit.testing import Fault
+
+    with FakeOpenAIServer(judge_says(fair_judge)) as server:
+        suite = write_suite(tmp_path, server.base_url, SUITE)
+        # The judge's request holds "Answer to judge:"; the model's never does.
+        server.set_faults([Fault("503", match="Answer to judge:\nGuten Morgen", attempts={1}, retry_after=0),
+                           Fault("400", match="Answer to judge:\nVielen Dank")])
+        assert run_cli("run", suite, "--out", tmp_path / "run", "--max-error-rate", "1") == 0
+        assert len(_judge_requests(server)) == 7  # six items, one retried after the 503; the 400 is not retried
+    rows = _results(tmp_path / "run")
+    assert rows[("c1", "de")]["scores"]["judge_correctness"] == 1.0  # answered on the second attempt
+    assert rows[("c2", "de")]["error"]["kind"] == "judge_error"
+    assert "judge_correctness" not in (rows[("c2", "de")].get("scores") or {})
