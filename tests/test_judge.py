@@ -236,3 +236,16 @@ def test_judge_calls_are_retried_and_a_judge_that_keeps_failing_is_the_items_jud
     assert rows[("c1", "de")]["scores"]["judge_correctness"] == 1.0  # answered on the second attempt
     assert rows[("c2", "de")]["error"]["kind"] == "judge_error"
     assert "judge_correctness" not in (rows[("c2", "de")].get("scores") or {})
+
+
+def test_two_judged_runs_compare_on_the_judges_scores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(judge_says(fair_judge)) as server:
+        suite = write_suite(tmp_path, server.base_url, SUITE)
+        assert run_cli("run", suite, "--out", tmp_path / "a") == 0
+        server.set_responder(judge_says(lambda answer: "VERDICT: 1"))
+        assert run_cli("run", suite, "--out", tmp_path / "b", "--no-cache") == 0
+        capsys.readouterr()
+        assert run_cli("compare", tmp_path / "a", tmp_path / "b", "--format", "md") == 0
+    out = capsys.readouterr().out
+    assert "| de | judge\\_correctness | 66.7 | 0.0 | −66.7 |" in out  # a mean of verdicts, paired per item
+    assert "judge\\_correctness 1.0→0.0" in out
