@@ -114,5 +114,5 @@ def test_every_scorer_name_in_the_schema_has_an_implementation() -> None:
     assert set(SCORER_NAMES) == set(REGISTRY)
     assert set(get_args(NormalizeStep)) == set(STEPS)
     for name in SCORER_NAMES:
-        options = {"pattern": "x"} if name == "regex" else {}
+        options = {"pattern": "x"} if name == "regex" else {"model": "m"} if name == "judge" else {}
         assert build_scorer(name, options, "en").label

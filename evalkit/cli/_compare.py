@@ -12,6 +12,7 @@ from evalkit.errors import UsageError
 
 if TYPE_CHECKING:
     from evalkit.compare import Comparison
+    from evalkit.compare._pairwise import Pairwise
     from evalkit.gate import GateResult
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -50,9 +51,16 @@ def _variants(value: str | None) -> tuple[str, str] | None:
 @click.option("--junit", type=_FILE, help="With --gate: write JUnit XML (one testsuite per language).")
 @click.option("--markdown", type=_FILE, help="With --gate: write the gate's Markdown summary.")
 @click.option("--json", "json_path", type=_FILE, help="With --gate: write the JSON verdict.")
+@click.option("--judge", "judge", metavar="MODEL", help="Also ask MODEL which answer of each aligned item is better, "
+              "in both orders (win/tie/loss per language, sign test; with --gate, a candidate that loses "
+              "significantly in a language fails).")
+@click.option("--judge-base-url", help="The judge's endpoint (default: $EVALKIT_BASE_URL, the project config, "
+              "the AI/ML API).")
+@click.option("--judge-api-key-env", metavar="VAR", help="The variable holding the judge endpoint's API key.")
 def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: str, variants_opt: str | None,
             force: bool, alpha: float, correction: str, resamples: int, seed: int, gate: bool,
-            gates_file: Path | None, junit: Path | None, markdown: Path | None, json_path: Path | None) -> int:
+            gates_file: Path | None, junit: Path | None, markdown: Path | None, json_path: Path | None,
+            judge: str | None = None, judge_base_url: str | None = None, judge_api_key_env: str | None = None) -> int:
     """Compare CAND_RUN (and any MORE_RUNS, each against BASE_RUN) item by item: per-language deltas with
     paired 95% CIs and adjusted p-values, and the items that regressed."""
     from evalkit.compare import compare_runs, usage_deltas, usage_summary_lines
@@ -71,21 +79,59 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
                        + safe_text("; ".join(comparison.incompatibilities)), err=True)
     # With --gate the verdicts are computed before the report is written, so the page shows them.
     results = _gate_results(base_run, comparisons, force, gates_file) if gate else None
+    pairwise = _pairwise(comparisons, judge, judge_base_url, judge_api_key_env, results)
     if fmt == "md" and out is None:
-        click.echo(safe_text(render_compare_report(comparisons, "md", results)))  # outputs and names are untrusted
+        page = _with_pairwise(render_compare_report(comparisons, "md", results), comparisons, pairwise, "md")
+        click.echo(safe_text(page))  # outputs and names are untrusted
     else:
         target = out or Path("compare.html")
         write_compare_report(comparisons, target, "md" if fmt == "md" else "html", results)
-        for comparison in comparisons:
+        if pairwise:
+            page = target.read_text(encoding="utf-8")
+            target.write_text(_with_pairwise(page, comparisons, pairwise, fmt), encoding="utf-8")
+        for i, comparison in enumerate(comparisons):
             click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
             for line in comparison.summary_lines():
                 click.echo("  " + safe_text(line))
             for line in usage_summary_lines(usage_deltas(comparison)):
                 click.echo("  " + safe_text(line))
+            for line in pairwise[i].lines() if pairwise else ():
+                click.echo("  " + safe_text(line))
         click.echo(f"report: {target}")
     if results is None:
         return 0
     return _print_gates(comparisons, results, junit, markdown, json_path)
+
+
+def _pairwise(comparisons: list[Comparison], judge: str | None, base_url: str | None, api_key_env: str | None,
+              results: list[GateResult] | None) -> list[Pairwise]:
+    """Each comparison judged pairwise (and, with --gate, its per-language check added to the gate)."""
+    if not judge:
+        if base_url or api_key_env:
+            raise UsageError("--judge-base-url and --judge-api-key-env need --judge MODEL")
+        return []
+    from evalkit.cache import ResponseCache, default_cache_path
+    from evalkit.compare._pairwise import judge_comparison, pairwise_checks, user_judge_spec
+
+    spec = user_judge_spec(judge, base_url, api_key_env)
+    cache = ResponseCache(default_cache_path())
+    try:
+        judged = [judge_comparison(c, spec, cache) for c in comparisons]
+    finally:
+        cache.close()
+    for result, pairwise in zip(results or [], judged, strict=False):  # --judge replaces the gate's pairwise:
+        result.checks[:] = [c for c in result.checks if c.kind != "pairwise"] + pairwise_checks(pairwise)
+    return judged
+
+
+def _with_pairwise(page: str, comparisons: list[Comparison], pairwise: list[Pairwise], fmt: str) -> str:
+    from evalkit.compare._pairwise import add_to_page, html_section, markdown
+
+    if not pairwise:
+        return page
+    for comparison, result in zip(comparisons, pairwise, strict=True):
+        page = add_to_page(page, markdown(result) if fmt == "md" else html_section(result, comparison))
+    return page
 
 
 def _check_gate_options(gate: bool, variants: tuple[str, str] | None, n_candidates: int, gates_file: Path | None,

@@ -229,6 +229,10 @@ def _print_summary(out_dir: Path) -> None:
         click.echo(line)
     if summary.cells:
         click.echo(f"95% intervals and item counts: {out_dir / 'summary.json'}")
+    from evalkit.runner._judge import quality_lines
+
+    for line in quality_lines(out_dir):  # judge scorers: parse rate, agreement with reference metrics
+        click.echo(safe_text(line))
     report = out_dir / "report.html"
     if report.exists():
         click.echo(f"report: {report}")

@@ -37,7 +37,7 @@ from evalkit.stats import aggregate_repeats, bootstrap_ci, is_regression, mean_s
 __all__ = ["Check", "GateResult", "RunCell", "run_cells", "run_gate"]
 
 Status = Literal["pass", "fail", "insufficient"]
-CheckKind = Literal["threshold", "regression", "run"]
+CheckKind = Literal["threshold", "regression", "run", "pairwise"]
 
 
 @dataclass(frozen=True)
@@ -439,6 +439,10 @@ def run_gate(
         cmp = _comparison(comparison, run, baseline, spec, force)
         checks += regression_checks(cmp, spec, several)
         checks += usage_regression_checks(cmp, spec, several)
+        if spec.pairwise is not None:
+            from evalkit.compare._pairwise import gate_checks
+
+            checks += gate_checks(cmp, spec.pairwise.judge, spec.pairwise.max_tokens)
         if cmp.incompatibilities:
             warnings.append("compared despite: " + "; ".join(cmp.incompatibilities))
         base_problem = incompleteness(cmp.base)
@@ -447,8 +451,8 @@ def run_gate(
         if cmp.unmatched_cand or cmp.unmatched_base:
             warnings.append(f"{cmp.unmatched_cand} items only in the run, {cmp.unmatched_base} only in the baseline "
                             "(not compared)")
-    elif spec.regressions is not None or spec.usage is not None:
-        what = "regressions:" if spec.regressions is not None else "usage:"
+    elif spec.regressions is not None or spec.usage is not None or spec.pairwise is not None:
+        what = "regressions:" if spec.regressions is not None else "usage:" if spec.usage is not None else "pairwise:"
         warnings.append(f"{what} are configured but no --baseline was given; regression checks skipped")
     if not checks:
         warnings.append("the gate defines no check that applies to this run")
@@ -457,6 +461,6 @@ def run_gate(
 
 def _order(checks: list[Check], run: RunData) -> list[Check]:
     lang_order = {lang: i for i, lang in enumerate(run.manifest.languages)}
-    kind_order = {"run": 0, "threshold": 1, "regression": 2}
+    kind_order = {"run": 0, "threshold": 1, "regression": 2, "pairwise": 3}
     return sorted(checks, key=lambda c: (-1 if c.language == RUN_LANGUAGE else lang_order.get(c.language, 99),
                                          kind_order[c.kind]))

@@ -27,7 +27,7 @@ def _finite(x: float | None) -> float | None:
 
 
 class CheckRecord(BaseModel):
-    kind: Literal["threshold", "regression", "run"]
+    kind: Literal["threshold", "regression", "run", "pairwise"]
     language: str
     variant: str | None = None
     metric: str

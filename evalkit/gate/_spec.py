@@ -160,6 +160,15 @@ class Regressions(BaseModel):
         return rule.merged(per_lang.get("default")).merged(per_lang.get(metric))
 
 
+class PairwiseRule(_Strict):
+    """``pairwise: {judge: MODEL}``: with a baseline, the judge compares each item's two answers (both orders);
+    a language where the candidate loses significantly fails (evalkit.compare._pairwise). The suite names the
+    judge model; its endpoint and key variable are the caller's (EVALKIT_BASE_URL, the project config, ...)."""
+
+    judge: str = Field(min_length=1)
+    max_tokens: int = Field(default=512, ge=1, le=131072)
+
+
 class GateSpec(_Strict):
     """A quality gate (see docs/gates.md)."""
 
@@ -168,6 +177,7 @@ class GateSpec(_Strict):
     thresholds: dict[str, Threshold] = {}
     regressions: Regressions | None = None
     usage: UsageRules | None = None  # limits on tokens, cost, latency and truncation against the baseline
+    pairwise: PairwiseRule | None = None  # a judge model's pairwise verdicts against the baseline
     alpha: float = Field(default=0.05, gt=0, lt=1)
     correction: Literal["holm", "bh"] = "holm"
     use_repeats: bool = True

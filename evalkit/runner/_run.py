@@ -22,6 +22,7 @@ from evalkit.errors import AuthError, ProviderError
 from evalkit.items import Item, Planner, skipped_note
 from evalkit.providers import AdaptiveLimiter, Completion, Provider, RetryPolicy, WaitWatch, make_provider
 from evalkit.results import MANIFEST, RESULTS, ResultsWriter, RunManifest, read_manifest, write_json_atomic
+from evalkit.runner._judge import Judges
 from evalkit.runner._plan import (
     Plan,
     RunOptions,
@@ -58,11 +59,11 @@ class Run:
         self.endpoint = endpoint_of(self.model)
         self.run_key = run_key(suite.sha256, self.model.name, self.endpoint, self.params)
         self.requests = Requests(self.endpoint, self.model.name, self.params)
-        self.scoring = ItemScoring(self.records, self.run_key)
-        self._scoring_tasks: set[asyncio.Task[None]] = set()
-        self._scoring_slots = asyncio.Semaphore(1024)  # items waiting to be scored, at most
         self.policy = RetryPolicy(max_attempts=self.model.max_attempts, max_retry_after=options.max_retry_wait
                                   if options.max_retry_wait is not None else RetryPolicy.max_retry_after)
+        self.scoring = ItemScoring(self.records, self.run_key, Judges(suite, options, self.records, self.policy))
+        self._scoring_tasks: set[asyncio.Task[None]] = set()
+        self._scoring_slots = asyncio.Semaphore(1024)  # items waiting to be scored, at most
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
         self.abort: BaseException | None = None
@@ -134,7 +135,7 @@ class Run:
         def write_hit(item: Item, completion: Completion, scores: dict[str, object]) -> None:
             recorder.record(self.scoring.from_cache(item, completion, scores))
 
-        queue = serve(pending, cache, self.requests, self.scoring.score_key, write_hit)
+        queue = serve(pending, cache, self.requests, self.scoring.item_score_key, write_hit)
         item_scorer = self.scoring.start(self.counts["todo"])
         watcher = asyncio.create_task(WaitWatch(limiter, self.policy, self.model.timeout, self.options.on_wait).watch())
         try:
@@ -154,6 +155,7 @@ class Run:
             watcher.cancel()
             item_scorer.close()
             writer.close()
+            await self.scoring.aclose()  # the judges' providers
             if cache:
                 cache.close()
             await provider.aclose()

@@ -16,6 +16,7 @@ from evalkit.errors import ProviderError
 from evalkit.items import Item
 from evalkit.providers import Completion
 from evalkit.results import ErrorInfo, ItemResult, ScorerRecord, UsageInfo, sacrebleu_version
+from evalkit.runner._judge import JUDGE, Judges, judge_details
 from evalkit.scoring._pool import SCORER_ERROR, ItemScorer, default_workers
 
 Scores = tuple[dict[str, float | None], dict[str, list[float]], dict[str, dict[str, Any]]]
@@ -24,16 +25,20 @@ Scores = tuple[dict[str, float | None], dict[str, list[float]], dict[str, dict[s
 class ItemScoring:
     """Builds result lines. ``run_key`` is stamped on every line (see ``evalkit.runner._rundir``)."""
 
-    def __init__(self, records: list[ScorerRecord], run_key: str) -> None:
+    def __init__(self, records: list[ScorerRecord], run_key: str, judges: Judges | None = None) -> None:
         self.scorer_defs = [(r.label, r.name, r.options) for r in records]
         self.score_versions = f"evalkit {__version__}, sacrebleu {sacrebleu_version()}" + "".join(
             f", {r.plugin}" for r in records if r.plugin)  # a plugin's code: its edits change the key
+        self.judges = judges if judges else None  # judge scorers: asked here, never in the scoring worker
+        if self.judges is not None:
+            self.score_versions += self.judges.identity
         self.run_key = run_key
         self.item_scorer: ItemScorer | None = None
 
     def start(self, pending: int) -> ItemScorer:
         """The scorer, in a worker process when there are enough items to score."""
-        self.item_scorer = ItemScorer(self.scorer_defs, default_workers(pending, self.scorer_defs))
+        defs = [d for d in self.scorer_defs if d[1] != JUDGE]
+        self.item_scorer = ItemScorer(defs, default_workers(pending, defs))
         return self.item_scorer
 
     @property
@@ -44,6 +49,11 @@ class ItemScoring:
     def score_key(self) -> Callable[[str, str, Any], str]:
         """``score_key`` for this run's versions and scorers."""
         return score_keys(self.score_versions, self.scorer_defs)
+
+    def item_score_key(self, item: Item, text: str) -> str:
+        """The score cache key of ``item`` answered ``text``: a judge also reads the prompt."""
+        inputs = item.scored_inputs if self.judges is None else [item.scored_inputs, list(item.messages)]
+        return self.score_key(item.target_language, text, inputs)
 
     def answered(self, item: Item, completion: Completion | None, error: ProviderError | None,
                  attempts: int, cached: bool) -> ItemResult:
@@ -85,24 +95,38 @@ class ItemScoring:
         result = self.answered(item, completion, error, attempts, cached)
         if result.error is None and completion is not None:
             result.scores, result.stats, result.details = await self._scores(item, completion.text, cache)
-            if (failed := result.details.pop(SCORER_ERROR, None)) is not None:  # a custom scorer raised
-                result.error = ErrorInfo(kind="scorer_error", message=failed["message"], attempts=attempts)
+            if (failed := result.details.pop(SCORER_ERROR, None)) is not None:  # a custom scorer or a judge failed
+                result.error = ErrorInfo(kind=failed.get("kind", "scorer_error"), message=failed["message"],
+                                         attempts=attempts)
         return result
 
     async def _scores(self, item: Item, text: str, cache: ResponseCache | None) -> Scores:
         assert self.item_scorer is not None
         key = None
         if cache is not None:
-            key = self.score_key(item.target_language, text, item.scored_inputs)
+            key = self.item_score_key(item, text)
             hit = cache.get_scores(key)
             if hit is not None:
                 return hit["scores"], hit["stats"], hit["details"]
         scored = await self.item_scorer.ascore(item.target_language, text, item.references, item.fields)
         if scored.error is not None:  # never cached: a fixed plugin scores the item on the next run
             return scored.scores, scored.stats, {**scored.details, SCORER_ERROR: {"message": scored.error}}
+        if self.judges is not None:
+            for outcome in await self.judges.judge(item, text, cache):
+                if outcome.score is None:  # never cached (the judge's reply is: a fixed parser reads it again)
+                    failed = {"kind": outcome.error_kind, "message": outcome.error}
+                    return scored.scores, scored.stats, {**scored.details, SCORER_ERROR: failed}
+                scored.scores[outcome.label] = outcome.score.value
+                if outcome.score.stats is not None:
+                    scored.stats[outcome.label] = outcome.score.stats
+                scored.details[outcome.label] = judge_details(outcome)
         if cache is not None and key is not None:
             cache.put_scores(key, {"scores": scored.scores, "stats": scored.stats, "details": scored.details})
         return scored.scores, scored.stats, scored.details
+
+    async def aclose(self) -> None:
+        if self.judges is not None:
+            await self.judges.aclose()
 
     def close(self, wait: bool = True) -> None:
         if self.item_scorer is not None:

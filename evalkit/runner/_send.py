@@ -69,7 +69,7 @@ WriteHit = Callable[[Item, Completion, dict[str, Any]], None]
 
 
 def serve(items: Iterator[Item], cache: ResponseCache | None, requests: Requests,
-          score_key: Callable[[str, str, Any], str], write_hit: WriteHit) -> Iterator[Todo | None]:
+          score_key: Callable[[Item, str], str], write_hit: WriteHit) -> Iterator[Todo | None]:
     """The workers' queue. ``None`` after each batch lets the worker that asked yield to the event loop."""
     if cache is None:
         for item in items:
@@ -81,11 +81,11 @@ def serve(items: Iterator[Item], cache: ResponseCache | None, requests: Requests
 
 
 def _serve_batch(batch: list[Item], cache: ResponseCache, requests: Requests,
-                 score_key: Callable[[str, str, Any], str], write_hit: WriteHit) -> Iterator[Todo]:
+                 score_key: Callable[[Item, str], str], write_hit: WriteHit) -> Iterator[Todo]:
     keys = [requests.key(item) for item in batch]
     responses = cache.get_many(keys)
     skeys = [
-        score_key(item.target_language, responses[key].text, item.scored_inputs) if key in responses else None
+        score_key(item, responses[key].text) if key in responses else None
         for item, key in zip(batch, keys, strict=True)
     ]
     scores = cache.get_scores_many(k for k in skeys if k is not None)

@@ -19,6 +19,7 @@ from evalkit.scoring._custom import (
     options_error,
     parse_custom_options,
 )
+from evalkit.scoring._judge import JudgeOptions, JudgeScorer
 from evalkit.scoring._language import LanguageOptions, LanguageScorer
 from evalkit.scoring._match import (
     ContainsOptions,
@@ -65,6 +66,7 @@ REGISTRY: dict[str, tuple[type[Options], Factory]] = {
     "contains": (ContainsOptions, ContainsScorer),
     "regex": (RegexOptions, RegexScorer),
     "language": (LanguageOptions, LanguageScorer),
+    "judge": (JudgeOptions, JudgeScorer),  # scored by the runner's judge calls (evalkit.runner._judge)
 }
 
 

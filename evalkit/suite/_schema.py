@@ -107,7 +107,7 @@ class DatasetCases(_Strict):
     limit: int | None = Field(default=None, ge=1)
 
 
-ScorerName = Literal["bleu", "chrf", "ter", "exact_match", "contains", "regex", "language"]
+ScorerName = Literal["bleu", "chrf", "ter", "exact_match", "contains", "regex", "language", "judge"]
 SCORER_NAMES: tuple[str, ...] = ScorerName.__args__  # type: ignore[attr-defined]
 
 
