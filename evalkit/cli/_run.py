@@ -14,7 +14,6 @@ import click
 
 from evalkit.cli._common import one_line, safe_text
 from evalkit.cli._format import quiet_libraries, summary_grid
-from evalkit.cli._params import apply_params
 from evalkit.cli._select import pick
 from evalkit.errors import EvalkitError, RunAborted, UsageError
 from evalkit.redact import strip_credentials_in_args
@@ -101,6 +100,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
             dry_run: bool = False) -> int:
     """Run SUITE (a file, or a built-in suite's name: see `evalkit suites`) against a model and write results,
     summary and report into --out."""
+    from evalkit.cli._params import apply_params  # imports the suite schema: not at `evalkit --help`
     from evalkit.items import Selection, Shard
     from evalkit.runner import RunOptions, run
     from evalkit.scoring import load_plugins
