@@ -9,7 +9,7 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXA
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install install-demo browser test lint typecheck pytest install-check demo bench bench-peers clean
+.PHONY: install install-demo browser test lint typecheck pytest install-check demo bench bench-peers screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ demo: install-demo
 	$(BIN)/evalkit run suites/quickstart.yaml --out reports/demo --model local:smollm2
 	@if [ -f reports/demo/report.html ]; then echo "demo report: $(CURDIR)/reports/demo/report.html"; \
 	else echo "demo results: $(CURDIR)/reports/demo (summary.json, results.jsonl)"; fi
+
+# Refresh the committed screenshots of both reports (the browser tests write them to a temporary folder otherwise).
+screenshots: install browser
+	EVALKIT_SCREENSHOTS_DIR=$(CURDIR)/reports/screenshots $(BIN)/pytest -q tests/test_report_browser.py
 
 bench: install
 	$(BIN)/python -m benchmarks.run

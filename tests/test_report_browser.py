@@ -2,12 +2,14 @@
 fetched from the network, nothing logs an error, and an XSS payload in a model output stays inert text.
 
 Needs the Debian ``chromium`` package (``make browser``); Playwright drives it (never ``playwright install``).
-Screenshots of both reports are saved to reports/screenshots/.
+Screenshots of both reports are saved to a temporary folder (reports/screenshots/ with `make screenshots`).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,9 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
+# Screenshots go to a temporary folder, so that `make test` leaves the checkout clean; `make screenshots`
+# refreshes the committed ones in reports/screenshots/ (EVALKIT_SCREENSHOTS_DIR).
+SCREENSHOTS = Path(os.environ.get("EVALKIT_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "evalkit-screenshots")
 
 
 @pytest.fixture(scope="module")
