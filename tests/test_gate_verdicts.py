@@ -13,6 +13,7 @@ import pytest
 from helpers import run_cli
 from test_compare import _rewrite_manifest, make_run, translator_for
 
+from evalkit.errors import SuiteError
 from evalkit.gate import GateSpec, junit_xml, markdown_summary, run_gate, verdict
 
 
@@ -168,3 +169,16 @@ def test_warned_insufficient_checks_are_counted_as_warnings(runs: dict[str, Path
                                 "15 with insufficient data, warned only (on_insufficient: warn)")
     warns = [x for x in result.lines() if x.startswith("WARN ")]
     assert len(warns) == 3 and len(set(warns)) == 3
+
+
+def test_a_suite_without_gates_given_as_gates_file_is_one_line(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from evalkit.gate._spec import load_gates
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: s\nlanguages: [de]\nprompts: {p: {user: hi}}\ncases: [{id: a}]\nscorers: [language]\n",
+                     encoding="utf-8")
+    with pytest.raises(SuiteError) as exc:
+        load_gates(suite)
+    assert str(exc.value) == (f"{suite}:1:1: gates: this suite has no 'gates:' section; add one, or pass a gates "
+                              "file with --gates")

@@ -317,4 +317,11 @@ def load_gates(path: Path) -> LoadedGates:
         if data["gates"] is None:
             raise SuiteError("the gates section is empty", positioned.locate(("gates",), "gates"))
         return parse_gates(data["gates"], positioned, ("gates",), f"{display} (gates:)")
+    if SUITE_KEYS & set(data):  # a suite without a gates section: one line, not one per suite key
+        raise SuiteError("this suite has no 'gates:' section; add one, or pass a gates file with --gates",
+                         Location(display, 1, 1, "gates"))
     return parse_gates(data, positioned, (), display)
+
+
+#: Keys that only a suite has: a file holding them is a suite, not a gates file.
+SUITE_KEYS = frozenset({"prompts", "cases", "scorers", "languages"})
