@@ -148,15 +148,19 @@ def resolve_endpoint(
     return Endpoint(DEFAULT_BASE_URL, "default", key_env, key_from)
 
 
+def _confined_local_name(suite: LoadedSuite, name: str) -> str:
+    """The suite's ``local:`` model ``name``, confined to the suite's folder unless the user allowed more."""
+    from evalkit.providers._local import confine_model_name
+
+    return confine_model_name(name, suite.path.parent, suite.allow_outside_paths, suite.locate("model", "name"))
+
+
 def check_suite_choices(suite: LoadedSuite, *, base_url: str | None = None,
                         api_key_env: str | None = None) -> list[SuiteError]:
     """What ``evalkit validate`` reports: choices the suite may not make (endpoint, key, local model path)."""
-    from evalkit.providers._local import confine_model_name
-
     try:
         if suite.spec.model.resolved_provider == "local":  # no endpoint, no key: only the path matters
-            confine_model_name(suite.spec.model.name, suite.path.parent, suite.allow_outside_paths,
-                               suite.locate("model", "name"))
+            _confined_local_name(suite, suite.spec.model.name)
         else:
             resolve_endpoint(suite, base_url=base_url, api_key_env=api_key_env)
     except SuiteError as exc:
@@ -172,11 +176,7 @@ def apply_run_policy(suite: LoadedSuite, options: RunOptions, model: ModelSpec) 
     if model.resolved_provider == "local":
         if options.model:  # named on the command line: the user's choice, any path
             return model
-        from evalkit.providers._local import confine_model_name
-
-        name = confine_model_name(model.name, suite.path.parent, suite.allow_outside_paths,
-                                  suite.locate("model", "name"))
-        return model.model_copy(update={"name": name})
+        return model.model_copy(update={"name": _confined_local_name(suite, model.name)})
     endpoint = resolve_endpoint(suite, base_url=options.base_url, api_key_env=options.api_key_env)
     if not endpoint.base_url.startswith(("http://", "https://")):
         message = f"the base URL must start with http:// or https:// (got {strip_url_credentials(endpoint.base_url)!r})"

@@ -51,9 +51,6 @@ class Redactor:
     def __init__(self, secrets: Iterable[str | None]) -> None:
         self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True)
 
-    def __bool__(self) -> bool:
-        return bool(self.secrets)
-
     def __call__(self, text: str) -> str:
         if not self.secrets or not text:
             return text

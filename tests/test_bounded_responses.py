@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from helpers import SUITE, run_cli, run_subprocess, translator, write_suite
 
-from evalkit.errors import BadResponse, ResponseTooLarge
+from evalkit.errors import BadResponse, ResponseTooLarge, ServerError
 from evalkit.providers import OpenAIProvider, Request
 from evalkit.providers._body import _Inflater
 from evalkit.results import read_manifest
@@ -105,6 +105,11 @@ def test_provider_refuses_each_shape_without_retry() -> None:
         server.set_faults([Fault("huge-body", size=20_000)])
         assert asyncio.run(ask(server, 50_000)).text == "x" * 20_000
         # An error reply is cut short, not refused: a 500 stays a (retryable) server error.
+        server.set_faults([Fault("deep-json-500", size=10_000)])  # a 20 kB error body, over the 1 kB cap
+        with pytest.raises(ServerError) as err:
+            asyncio.run(ask(server, 1024))
+        assert err.value.retryable and err.value.status == 500
+        assert "larger than" not in err.value.message
         server.set_faults([])
         assert asyncio.run(ask(server, 1024)).text == "Sorry"
 

@@ -118,7 +118,6 @@ class AdaptiveLimiter:
         self.increases = 0
         self.held = 0  # 429s that did not lower it (sent before the last decrease, or inside its window)
         self.rate_limited = 0  # 429s in all
-        self.answers = 0  # answers in all, 429s and failures included
         self.successes = 0  # answers that were completions
         self.last_retry_after: float | None = None  # what the latest 429 asked for
         self.backoffs: deque[tuple[float, int]] = deque(maxlen=1000)  # (when, new limit) of each back-off
@@ -149,7 +148,6 @@ class AdaptiveLimiter:
         """The request of ``ticket`` got its completion, a 429 (``rate_limited``, with this ``Retry-After``)
         or another error (``failed``): its slot is free."""
         self.in_flight -= 1
-        self.answers += 1
         if ticket is not None:
             self._outstanding.pop(ticket.seq, None)
         now = self.clock()
