@@ -257,3 +257,17 @@ def test_usage_checks_with_too_few_items_say_so(runs: tuple[Path, Path, Path], t
         check = de[key]
         assert (check.status, check.passed, check.n) == ("insufficient", True, 4)
         assert check.message == f"de {key[1]}: insufficient data (4 items < min_items 5)"
+
+
+def test_usage_deltas_are_computed_once_per_comparison(runs: tuple[Path, Path, Path]) -> None:
+    from unittest import mock
+
+    from evalkit.compare import _usage
+
+    base, cand, _ = runs
+    comparison = compare_runs(base, cand)
+    with mock.patch.object(_usage, "_usage_deltas", wraps=_usage._usage_deltas) as compute:
+        first = usage_deltas(comparison)
+        assert usage_deltas(comparison) == first == usage_deltas(compare_runs(base, cand))
+        assert compute.call_count == 2  # once for this comparison, once for the fresh one
+        assert usage_deltas(comparison, aggregate_repeats=False) is not None and compute.call_count == 3
