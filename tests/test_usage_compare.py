@@ -239,3 +239,35 @@ def test_repeats_of_a_case_are_one_unit_of_the_usage_bootstrap(tmp_path: Path) -
     assert by["latency_p95_ms"].n == 12  # percentiles are over the requests
     flat = {d.measure: d for d in usage_deltas(comparison, aggregate_repeats=False)}
     assert flat["tokens"].n == 12 and flat["tokens"].delta == 4.0
+
+
+def test_usage_checks_with_too_few_items_say_so(runs: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    from evalkit.gate import run_gate
+
+    base, cand, _ = runs
+    gates = _gates(tmp_path, """\
+        min_items: 5
+        on_insufficient: warn
+        thresholds: {tokens_per_item: {max: 100}}
+        usage: {tokens: {max_increase_pct: 10}}
+        """)
+    result = run_gate(cand, baseline=base, gates=gates)
+    de = {(c.kind, c.metric): c for c in result.checks if c.language == "de"}
+    for key in (("threshold", "tokens_per_item"), ("regression", "tokens")):
+        check = de[key]
+        assert (check.status, check.passed, check.n) == ("insufficient", True, 4)
+        assert check.message == f"de {key[1]}: insufficient data (4 items < min_items 5)"
+
+
+def test_usage_deltas_are_computed_once_per_comparison(runs: tuple[Path, Path, Path]) -> None:
+    from unittest import mock
+
+    from evalkit.compare import _usage
+
+    base, cand, _ = runs
+    comparison = compare_runs(base, cand)
+    with mock.patch.object(_usage, "_usage_deltas", wraps=_usage._usage_deltas) as compute:
+        first = usage_deltas(comparison)
+        assert usage_deltas(comparison) == first == usage_deltas(compare_runs(base, cand))
+        assert compute.call_count == 2  # once for this comparison, once for the fresh one
+        assert usage_deltas(comparison, aggregate_repeats=False) is not None and compute.call_count == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from evalkit.compare._model import ItemPair, RunData
 from evalkit.errors import UsageError
@@ -16,6 +17,14 @@ from evalkit.results import ItemResult, ScorerRecord
 
 GroupKey = tuple[str | None, str]  # (variant or None, language)
 Clustered = dict[GroupKey, list[list[ItemPair]]]  # per group, the pairs of each item (see cluster_items)
+
+
+class _OfCase(Protocol):
+    @property
+    def case_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_OfCase)
 
 
 def align_items(base: RunData, cand: RunData, variants: tuple[str, str] | None) -> tuple[list[ItemPair], int, int]:
@@ -92,11 +101,11 @@ def group_pairs(pairs: list[ItemPair]) -> dict[GroupKey, list[ItemPair]]:
     return dict(groups)
 
 
-def cluster_items(pairs: Iterable[ItemPair], aggregate: bool) -> list[list[ItemPair]]:
-    """Pairs grouped per item (all repeats of one case) when aggregating, else one pair each."""
+def cluster_items(pairs: Iterable[T], aggregate: bool) -> list[list[T]]:
+    """Pairs (or results) grouped per item (all repeats of one case) when aggregating, else one each."""
     if not aggregate:
         return [[p] for p in pairs]
-    groups: dict[str, list[ItemPair]] = defaultdict(list)
+    groups: dict[str, list[T]] = defaultdict(list)
     for p in pairs:
         groups[p.case_id].append(p)
     return list(groups.values())

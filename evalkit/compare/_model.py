@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from evalkit.errors import ResultsError
 from evalkit.results import MANIFEST, RESULTS, ItemResult, RunManifest, iter_results, read_manifest
 from evalkit.stats import PairedComparison
+
+if TYPE_CHECKING:
+    from evalkit.compare._usage import UsageDelta
 
 Correction = Literal["holm", "bh"]
 CORRECTION_NAMES = {"holm": "Holm–Bonferroni", "bh": "Benjamini–Hochberg"}
@@ -170,6 +173,8 @@ class Comparison:
     pairs: list[ItemPair] = field(default_factory=list, repr=False)
     notes: list[str] = field(default_factory=list)
     correction_method: Correction = "holm"
+    # usage_deltas per aggregate_repeats, computed once (the CLI lines, the report and the gate all ask)
+    usage_cache: dict[bool, list[UsageDelta]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def regressions(self) -> list[MetricComparison]:

@@ -96,6 +96,13 @@ def usage_deltas(comparison: Comparison, *, aggregate_repeats: bool = True) -> l
 
     With ``aggregate_repeats`` (and ``--repeat N``) the repeats of a case are one unit of the bootstrap
     for the mean measures, as in the metric comparison; latency percentiles are over requests."""
+    cached = comparison.usage_cache.get(aggregate_repeats)
+    if cached is None:
+        cached = comparison.usage_cache[aggregate_repeats] = _usage_deltas(comparison, aggregate_repeats)
+    return list(cached)
+
+
+def _usage_deltas(comparison: Comparison, aggregate_repeats: bool) -> list[UsageDelta]:
     prices = (comparison.base.manifest.prices, comparison.cand.manifest.prices)
     groups: dict[tuple[str | None, str], list[ItemPair]] = defaultdict(list)
     for pair in comparison.pairs:

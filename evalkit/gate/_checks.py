@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import math
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -27,6 +26,7 @@ from evalkit.compare import (
     results_problem,
     score_function,
 )
+from evalkit.compare._align import cluster_items
 from evalkit.errors import UsageError
 from evalkit.gate._spec import ERROR_RATE, USAGE_THRESHOLDS, Bound, GateSpec, LoadedGates, load_gates, parse_gates
 from evalkit.gate._text import RUN_LANGUAGE, messages, summary
@@ -137,15 +137,6 @@ class GateResult:
 # --- values of one run ---------------------------------------------------------------------------
 
 
-def _clusters(results: Iterable[ItemResult], use_repeats: bool) -> list[list[ItemResult]]:
-    if not use_repeats:
-        return [[r] for r in results]
-    groups: dict[str, list[ItemResult]] = defaultdict(list)
-    for r in results:
-        groups[r.case_id].append(r)
-    return list(groups.values())
-
-
 def _corpus_cell(variant: str, language: str, rec: ScorerRecord, clusters: list[list[ItemResult]],
                  book: ScorerBook, spec: GateSpec) -> RunCell:
     rows, target = [], language
@@ -203,7 +194,7 @@ def run_cells(run: RunData, spec: GateSpec) -> list[RunCell]:
     book = ScorerBook(run.manifest.scorers)
     cells = []
     for (variant, language), results in sorted(groups.items(), key=lambda kv: (lang_order.get(kv[0][1], 99), kv[0])):
-        clusters = _clusters([r for r in results if r.ok], spec.use_repeats)
+        clusters = cluster_items([r for r in results if r.ok], spec.use_repeats)
         for rec in run.manifest.scorers:
             if rec.kind == "corpus":
                 cells.append(_corpus_cell(variant, language, rec, clusters, book, spec))

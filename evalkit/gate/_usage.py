@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from evalkit.compare import Comparison, RunData
 from evalkit.compare._usage import UsageDelta, format_usage_delta, usage_deltas
-from evalkit.gate._checks import Check
+from evalkit.gate._checks import Check, _insufficient
 from evalkit.gate._spec import USAGE_THRESHOLDS, Bound, GateSpec, LoadedGates, UsageLimit, UsageRules
 from evalkit.gate._text import where as _where
 from evalkit.results import UsageCell, usage_cells
@@ -59,8 +59,7 @@ def _threshold(cell: UsageCell, name: str, bound: Bound, spec: GateSpec, several
                        message=f"{where} cost_per_item: cost unknown (the run has no prices: "
                                "evalkit run --price-in X --price-out Y)")
     if n < spec.min_items or value is None:
-        return replace(check, status="insufficient", passed=spec.on_insufficient == "warn",
-                       message=f"{where} {name}: insufficient data ({n} items < min_items {spec.min_items})")
+        return _insufficient(check, where, spec)
     shown = plain_amount(value) if name == "cost_per_item" else f"{value:.1f}"
     if bound.min is not None and value < bound.min:
         return replace(check, status="fail", passed=False, limit=bound.min,
@@ -104,8 +103,7 @@ def _increase(d: UsageDelta, limit: UsageLimit, spec: GateSpec, several: bool) -
                   variant=d.variant, n=d.n, value=d.delta, ci_low=d.ci_low, ci_high=d.ci_high, p=d.p,
                   base_value=d.base)
     if d.n < spec.min_items or math.isnan(d.delta):
-        return replace(check, status="insufficient", passed=spec.on_insufficient == "warn",
-                       message=f"{where} {d.measure}: insufficient data ({d.n} items < min_items {spec.min_items})")
+        return _insufficient(check, where, spec)
     bound = min(allowed) if allowed else 0.0  # a percentage of a zero baseline allows no increase
     observed = d.ci_low if limit.require_significant else d.delta
     words = []
