@@ -102,6 +102,32 @@ def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
+def user_endpoint(
+    *,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Endpoint:
+    """The endpoint and key variable the person running evalkit chose: an option, then the environment
+    (``EVALKIT_BASE_URL`` / ``EVALKIT_API_KEY_ENV``), then the project config, else the defaults
+    (``base_url_from == "default"``). No suite is involved: the run's rules add what a suite suggests."""
+    env = os.environ if environ is None else environ
+    project = load_project_config(cwd)
+
+    def first(*choices: tuple[str | None, str | None], default: str) -> tuple[str, str]:
+        for value, source in choices:
+            if value and source:
+                return value, source
+        return default, "default"
+
+    key_env, key_from = first((api_key_env, "--api-key-env"), (env.get(ENV_API_KEY_ENV), ENV_API_KEY_ENV),
+                              (project.api_key_env, project.source), default=DEFAULT_API_KEY_ENV)
+    url, url_from = first((base_url, "--base-url"), (env.get(ENV_BASE_URL), ENV_BASE_URL),
+                          (project.base_url, project.source), default=DEFAULT_BASE_URL)
+    return Endpoint(url, url_from, key_env, key_from)
+
+
 def resolve_endpoint(
     suite: LoadedSuite,
     *,
@@ -113,17 +139,10 @@ def resolve_endpoint(
     """The endpoint and key variable of a run of ``suite``. ``base_url`` / ``api_key_env`` are the
     options of the person running evalkit. Raises ``SuiteError`` (exit 2, one line saying how to
     allow it) when the suite chose the key variable, or an endpoint that would receive a key."""
-    env = os.environ if environ is None else environ
-    project = load_project_config(cwd)
     spec = suite.spec.model
     chosen = spec.model_fields_set
-
-    key_env, key_from = DEFAULT_API_KEY_ENV, "default"
-    for value, source in ((api_key_env, "--api-key-env"), (env.get(ENV_API_KEY_ENV), ENV_API_KEY_ENV),
-                          (project.api_key_env, project.source)):
-        if value and source:
-            key_env, key_from = value, source
-            break
+    user = user_endpoint(base_url=base_url, api_key_env=api_key_env, environ=environ, cwd=cwd)
+    key_env, key_from = user.api_key_env, user.api_key_env_from
     if "api_key_env" in chosen and spec.api_key_env != key_env:
         raise SuiteError(
             f"a suite cannot choose the variable the API key is read from (it names {spec.api_key_env!r}); "
@@ -131,12 +150,10 @@ def resolve_endpoint(
             suite.locate("model", "api_key_env"),
         )
 
-    for value, source in ((base_url, "--base-url"), (env.get(ENV_BASE_URL), ENV_BASE_URL),
-                          (project.base_url, project.source)):
-        if value and source:
-            return Endpoint(value, source, key_env, key_from)
+    if user.base_url_from != "default":
+        return user
     if "base_url" in chosen and not _same_url(spec.base_url, DEFAULT_BASE_URL):
-        if env.get(key_env):
+        if (os.environ if environ is None else environ).get(key_env):
             shown = strip_url_credentials(spec.base_url)
             raise SuiteError(
                 f"the suite's endpoint {shown} would receive the API key in {key_env}, and only you choose "

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Literal
 
 from evalkit.cache import ResponseCache, response_keys
 from evalkit.compare._model import Comparison, ItemPair
-from evalkit.config import ENV_API_KEY_ENV, ENV_BASE_URL, load_project_config
+from evalkit.config import user_endpoint
 from evalkit.errors import ProviderError, RunAborted
 from evalkit.providers import Provider, Request, RetryPolicy, make_provider
 from evalkit.redact import strip_url_credentials
 from evalkit.scoring._judge import JudgeUnparsable
 from evalkit.stats import holm, mcnemar_exact_p, wilson_interval
-from evalkit.suite import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, ModelSpec
+from evalkit.suite import DEFAULT_BASE_URL, ModelSpec
 from evalkit.suite._schema import GenerationParams
 from evalkit.templating import Message, language_context
 
@@ -149,9 +149,8 @@ def user_judge_spec(name: str, base_url: str | None = None, api_key_env: str | N
     params = GenerationParams(temperature=0, max_tokens=max_tokens)
     if name.startswith("local:"):
         return ModelSpec(name=name, params=params)
-    project = load_project_config()
-    url = base_url or os.environ.get(ENV_BASE_URL) or project.base_url or DEFAULT_BASE_URL
-    key_env = api_key_env or os.environ.get(ENV_API_KEY_ENV) or project.api_key_env or DEFAULT_API_KEY_ENV
+    chosen = user_endpoint(base_url=base_url, api_key_env=api_key_env)
+    url, key_env = chosen.base_url, chosen.api_key_env
     if url.rstrip("/") == DEFAULT_BASE_URL.rstrip("/") and not os.environ.get(key_env):
         raise RunAborted(f"no API key for the judge: the environment variable {key_env} is not set, and "
                          f"{DEFAULT_BASE_URL} needs one (set it, or pass --base-url for a keyless server)")
