@@ -207,3 +207,15 @@ def test_sign_flip_p_on_a_corpus_metric_equals_explicit_swaps() -> None:
         extreme += abs(score(cand.sum(axis=0)) - score(base.sum(axis=0))) >= abs(delta) - 1e-9
     assert sign_flip_p(b, c, corpus_score_fn(bleu)) == pytest.approx(extreme / 2**8)
     assert sign_flip_p(b, c, score) == pytest.approx(extreme / 2**8)  # a plain callable too
+
+
+def test_sign_flip_p_of_a_mean_matches_scipys_exact_permutation_test() -> None:
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(11)
+    for n in (5, 9, 12):
+        base = rng.normal(0.5, 0.2, n)
+        cand = base + rng.normal(0.1, 0.2, n)
+        ref = sps.permutation_test((cand, base), lambda x, y: np.mean(x - y), permutation_type="samples",
+                                   n_resamples=np.inf, alternative="two-sided")
+        assert sign_flip_p(mean_stats(base), mean_stats(cand), mean_score_fn()) == pytest.approx(ref.pvalue, rel=1e-9)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers import run_cli, write_suite
 
-from evalkit.compare._pairwise import JudgeUnparsable, combine, parse_preference
+from evalkit.compare._pairwise import JudgeUnparsable, PairVerdict, combine, parse_preference, summarise
 from evalkit.testing import FakeOpenAIServer, last_user_message
 
 CASES = "\n".join(f"  - {{{{id: c{i}, source: phrase {i}, reference: x}}}}" for i in range(8))
@@ -140,6 +140,33 @@ def test_the_preference_parser_is_strict() -> None:
     for bad in ("A", "VERDICT: C", "VERDICT: A\nVERDICT: A", "Verdict: A is better", ""):
         with pytest.raises(JudgeUnparsable):
             parse_preference(bad)
+
+
+def test_the_per_language_numbers_match_scipy() -> None:
+    """Sign test, Wilson interval and Holm correction per language, against scipy (ties and unparsable
+    items count for neither side)."""
+    from scipy import stats as sps
+
+    counts = {"de": (1, 3, 12, 1), "zh": (9, 1, 3, 0), "fr": (5, 0, 5, 2)}  # wins, ties, losses, unparsable
+    verdicts = [PairVerdict(f"{lang}{i}", lang, f"c{i}", pref, True, ("", ""))
+                for lang, (w, t, lo, u) in counts.items()
+                for i, pref in enumerate(["cand"] * w + ["tie"] * t + ["base"] * lo + [None] * u)]
+    result = summarise(verdicts, "judge", 0.05, ["de", "zh", "fr"])
+    raw = {lang: sps.binomtest(w, w + lo).pvalue for lang, (w, _, lo, _) in counts.items()}
+    ranked = sorted(raw, key=raw.__getitem__)
+    holm: dict[str, float] = {}
+    for i, lang in enumerate(ranked):  # step-down: (m - i) p_(i), kept monotone, capped at 1
+        holm[lang] = min(1.0, max([(len(ranked) - i) * raw[lang]] + [holm[x] for x in ranked[:i]]))
+    assert [x.language for x in result.languages] == ["de", "zh", "fr"]
+    for x in result.languages:
+        w, t, lo, u = counts[x.language]
+        assert (x.wins, x.ties, x.losses, x.unparsable) == (w, t, lo, u)
+        assert x.p == pytest.approx(raw[x.language], rel=1e-9)
+        assert x.p_adjusted == pytest.approx(holm[x.language], rel=1e-9)
+        ci = sps.binomtest(w, w + lo).proportion_ci(confidence_level=0.95, method="wilson")
+        assert x.ci == pytest.approx((ci.low, ci.high), abs=1e-9)
+    assert holm["de"] < 0.05 < holm["zh"]
+    assert [x.loses_significantly(0.05) for x in result.languages] == [True, False, False]
 
 
 def test_a_gates_pairwise_rule_names_the_judge_and_the_caller_chooses_its_endpoint(

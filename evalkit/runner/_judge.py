@@ -48,6 +48,10 @@ class Judges:
         self.records = [r for r in records if r.name == JUDGE]
         self.options = {r.label: JudgeOptions.model_validate(r.options) for r in self.records}
         self.specs = {label: judge_spec(suite, options, o.model, o.max_tokens) for label, o in self.options.items()}
+        # Each judge's request parameters and cache key function, made once (not per item).
+        self._params = {label: spec.params.as_body() for label, spec in self.specs.items()}
+        self._keys = {label: response_keys(endpoint_of(spec), spec.name, self._params[label])
+                      for label, spec in self.specs.items()}
         self._scorers: dict[tuple[str, str], JudgeScorer] = {}
         self._providers: dict[str, Provider] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -92,12 +96,11 @@ class Judges:
             messages = scorer.messages(item.messages, answer, item.references)
         except TemplateError as exc:  # e.g. a branch only some items take names an unknown variable
             return JudgeOutcome(label, error_kind="judge_error", error=f"judge {label!r}: {exc.message}"[:500])
-        params = spec.params.as_body()
-        key = response_keys(endpoint_of(spec), spec.name, params)(messages, 0)
+        key = self._keys[label](messages, 0)
         completion = cache.get(key) if cache is not None else None
         cached = completion is not None
         if completion is None:
-            completion, error = await self._send(spec, Request(messages, params))
+            completion, error = await self._send(spec, Request(messages, self._params[label]))
             if completion is None:
                 assert error is not None
                 return JudgeOutcome(label, error_kind="judge_error",
