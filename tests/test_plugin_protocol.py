@@ -15,6 +15,7 @@ import evalkit
 from evalkit.errors import UsageError
 from evalkit.scoring import CustomScorer, Score, ScorerOptionsError, build_scorer, recorded_scorer
 from evalkit.scoring._pool import ItemScorer
+from evalkit.suite._schema import SCORER_NAMES
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
 
@@ -146,6 +147,14 @@ def test_custom_aggregation_from_sufficient_statistics() -> None:
 def test_a_mean_scorer_aggregates_from_its_record_without_the_plugin() -> None:
     stand_in = recorded_scorer("not_loaded_anywhere", {}, "de", "mean")
     assert stand_in.kind == "corpus" and stand_in.corpus_score([3.0, 4.0]) == 75.0
+
+
+@pytest.mark.parametrize("name", SCORER_NAMES)
+def test_no_built_in_name_can_be_taken_by_a_plugin(name: str) -> None:
+    """Every scorer name the suite schema accepts as built in (``judge`` included) is refused to a plugin: a
+    plugin of that name would otherwise register and then be silently shadowed by the built-in."""
+    with pytest.raises(UsageError, match="has the name of a built-in scorer"):
+        evalkit.scorer(name)(lambda output: 1.0)
 
 
 def test_names_may_not_shadow_built_ins_or_each_other(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ from evalkit.scoring._custom import ScorerDefinition, define
 
 ENTRY_POINT_GROUP = "evalkit.scorers"
 ENV_VAR = "EVALKIT_PLUGINS"
-BUILTIN_NAMES = ("bleu", "chrf", "ter", "exact_match", "contains", "regex", "language")
+# The suite schema's built-in scorer names (tests/test_plugin_protocol.py ties the two).
+BUILTIN_NAMES = ("bleu", "chrf", "ter", "exact_match", "contains", "regex", "language", "judge")
 _MARK = "__evalkit_scorer__"
 
 _registered: dict[str, ScorerDefinition] = {}
