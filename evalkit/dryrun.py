@@ -22,9 +22,7 @@ from evalkit.cache import ResponseCache, default_cache_path
 from evalkit.config import apply_run_policy
 from evalkit.items import Item, Planner
 from evalkit.results import RESULTS, Prices, cost_of, iter_results
-from evalkit.runner import RunOptions, effective_model
-from evalkit.runner._plan import endpoint_of
-from evalkit.runner._send import Requests
+from evalkit.runner import Requests, RunOptions, effective_model, endpoint_of
 from evalkit.suite import LoadedSuite
 from evalkit.validate import check_static
 

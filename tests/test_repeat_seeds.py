@@ -36,6 +36,9 @@ def test_repeat_seeds_are_derived_stable_and_distinct() -> None:
     assert all(isinstance(s, int) and 0 <= s < 2**31 for s in seeds[1:])
     assert seeds == [repeat_seed(7, r) for r in range(200)]
     assert repeat_seed(8, 1) != repeat_seed(7, 1)
+    # Pinned (first 31 bits of sha256("evalkit-repeat:{seed}:{r}"), computed outside evalkit): the seeds are part
+    # of every repeat's cache key, so a change would silently turn cached re-runs into new requests.
+    assert [repeat_seed(7, 1), repeat_seed(1, 1), repeat_seed(1, 2)] == [931173950, 279434233, 367587896]
 
 
 def test_the_seed_sent_is_the_seed_in_the_cache_key() -> None:

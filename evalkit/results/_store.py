@@ -129,47 +129,6 @@ def latest_by_item(path: Path) -> dict[str, ItemResult]:
     return out
 
 
-def compact_for_resume(path: Path) -> set[str]:
-    """Prepare a results file for resuming: repair the tail, drop failed items (they are retried)
-    and duplicates (the last line of an item wins). Returns the ids that are done. Streams the file
-    twice rather than holding it, and rewrites it atomically only when something is dropped."""
-    if not path.exists():
-        return set()
-    repair_torn_tail(path)
-    keep: dict[str, int] = {}  # item id -> number of the line that is kept
-    dropped = False
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                dropped = True
-                continue
-            try:
-                head = json.loads(raw)
-                item_id = head["item_id"]
-                failed = head.get("error") is not None
-            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-                item_id = None
-            if not isinstance(item_id, str):
-                raise ResultsError(f"{path}:{number}: not a results line; move the file away to start over")
-            if item_id in keep:
-                dropped = True
-            if failed:
-                dropped = True
-                keep.pop(item_id, None)
-                continue
-            keep[item_id] = number
-    if dropped:
-        tmp = path.with_name(path.name + ".tmp")
-        with path.open("rb") as handle, tmp.open("wb") as out:
-            for number, raw in enumerate(handle, start=1):
-                if raw.strip() and keep.get(json.loads(raw)["item_id"]) == number:
-                    out.write(raw if raw.endswith(b"\n") else raw + b"\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    return set(keep)
-
-
 class IdTally:
     """Counts, while results stream past, what ``complete`` needs: each planned id present exactly once.
 

@@ -10,19 +10,22 @@
 This package is ``evalkit.runner`` (not ``evalkit.run``: that name is the public function).
 """
 
-from evalkit.runner._plan import RunOptions, RunOutcome, effective_model, git_revision, scorer_records
+from evalkit.runner._plan import RunOptions, RunOutcome, effective_model, endpoint_of, git_revision, scorer_records
 from evalkit.runner._run import Run, run, run_async
 from evalkit.runner._rundir import LOCK, QUARANTINE, RunDirLock, run_key
+from evalkit.runner._send import Requests
 from evalkit.runner._write import write_default_report
 
 __all__ = [
     "LOCK",
     "QUARANTINE",
+    "Requests",
     "Run",
     "RunDirLock",
     "RunOptions",
     "RunOutcome",
     "effective_model",
+    "endpoint_of",
     "git_revision",
     "run",
     "run_async",
