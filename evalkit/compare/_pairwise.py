@@ -23,7 +23,7 @@ from evalkit.cache import ResponseCache, response_keys
 from evalkit.compare._model import Comparison, ItemPair
 from evalkit.config import user_endpoint
 from evalkit.errors import ProviderError, RunAborted
-from evalkit.providers import Provider, Request, RetryPolicy, make_provider
+from evalkit.providers import Provider, Request, RetryPolicy, complete_with_retries, make_provider
 from evalkit.redact import strip_url_credentials
 from evalkit.scoring._judge import JudgeUnparsable
 from evalkit.stats import holm, mcnemar_exact_p, wilson_interval
@@ -189,19 +189,11 @@ class PairwiseJudge:
             cap = self._provider.max_concurrency or self.spec.concurrency
             self._slots = asyncio.Semaphore(max(1, min(cap, self.spec.concurrency)))
         assert self._slots is not None
-        attempt = 0
-        while True:
-            attempt += 1
-            async with self._slots:
-                try:
-                    completion = await self._provider.complete(Request(messages, self.params))
-                    break
-                except ProviderError as exc:
-                    error = exc
-            delay = self.policy.delay(error, attempt)
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)
+        completion, error = await complete_with_retries(self._provider, Request(messages, self.params), self.policy,
+                                                        self._slots)
+        if completion is None:
+            assert error is not None
+            raise error
         if self.cache is not None:
             self.cache.put(key, completion)
         return completion.text

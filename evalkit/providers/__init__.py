@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evalkit.providers._base import Completion, Provider, Request, Usage
 from evalkit.providers._openai import OpenAIProvider
-from evalkit.providers._retry import AdaptiveLimiter, RetryPolicy, parse_retry_after
+from evalkit.providers._retry import AdaptiveLimiter, RetryPolicy, complete_with_retries, parse_retry_after
 from evalkit.providers._waits import WaitWatch
 from evalkit.suite import ModelSpec
 
@@ -17,6 +17,7 @@ __all__ = [
     "RetryPolicy",
     "Usage",
     "WaitWatch",
+    "complete_with_retries",
     "make_provider",
     "parse_retry_after",
 ]

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import monotonic, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import ProviderError
+
+if TYPE_CHECKING:
+    from evalkit.providers._base import Completion, Provider, Request
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -246,3 +249,22 @@ class AdaptiveLimiter:
             ticket = self._by_task.pop(asyncio.current_task(), None)
             self.answered(ticket, rate_limited, error.retry_after if error is not None else None, error is not None)
             self._cond.notify_all()
+
+
+async def complete_with_retries(provider: Provider, request: Request, policy: RetryPolicy,
+                                slots: asyncio.Semaphore) -> tuple[Completion | None, ProviderError | None]:
+    """One request retried as ``policy`` says (Retry-After honoured, 400/401 never), a slot of ``slots`` held
+    only while it is in flight: the completion, or the last error once ``policy`` gives up. (The runner's own
+    requests go through ``runner._send.Sender``, which also adapts its concurrency limit and obeys a stop.)"""
+    attempt = 0
+    while True:
+        attempt += 1
+        async with slots:
+            try:
+                return await provider.complete(request), None
+            except ProviderError as exc:
+                error = exc
+        delay = policy.delay(error, attempt)
+        if delay is None:
+            return None, error
+        await asyncio.sleep(delay)

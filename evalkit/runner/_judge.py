@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from evalkit.cache import ResponseCache, response_keys
 from evalkit.config import apply_run_policy
 from evalkit.errors import ProviderError
 from evalkit.items import Item
-from evalkit.providers import Completion, Provider, Request, RetryPolicy, make_provider
+from evalkit.providers import Completion, Provider, Request, RetryPolicy, complete_with_retries, make_provider
 from evalkit.results import ScorerRecord
 from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
 from evalkit.scoring._judge import JudgeOptions, JudgeOutcome, JudgeScorer
@@ -117,18 +118,9 @@ class Judges:
 
     async def _send(self, spec: ModelSpec, request: Request) -> tuple[Completion | None, ProviderError | None]:
         provider, slots = self._provider(spec)
-        attempt = 0
-        while True:
-            attempt += 1
-            async with slots:
-                try:
-                    return await provider.complete(request), None
-                except ProviderError as exc:
-                    error = exc
-            delay = self.policy.delay(error, min(attempt, spec.max_attempts))
-            if delay is None or attempt >= spec.max_attempts:
-                return None, error
-            await asyncio.sleep(delay)
+        # The run's retry policy, with the judge's own attempt limit when that is lower.
+        policy = replace(self.policy, max_attempts=min(self.policy.max_attempts, spec.max_attempts))
+        return await complete_with_retries(provider, request, policy, slots)
 
     async def aclose(self) -> None:
         for provider in self._providers.values():
