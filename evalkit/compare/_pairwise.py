@@ -25,7 +25,7 @@ from evalkit.config import user_endpoint
 from evalkit.errors import ProviderError, RunAborted
 from evalkit.providers import Provider, Request, RetryPolicy, complete_with_retries, make_provider
 from evalkit.redact import strip_url_credentials
-from evalkit.scoring._judge import JudgeUnparsable
+from evalkit.scoring._judge import VERDICT_MENTIONS, JudgeUnparsable, last_user_message
 from evalkit.stats import holm, mcnemar_exact_p, wilson_interval
 from evalkit.suite import DEFAULT_BASE_URL, ModelSpec
 from evalkit.suite._schema import GenerationParams
@@ -44,13 +44,12 @@ SYSTEM = (
 )
 USER = "Request:\n{question}\n\n[Answer A]\n{a}\n[End of answer A]\n\n[Answer B]\n{b}\n[End of answer B]"
 _LINE = re.compile(r"^[\s*#_>]*verdict[\s*_]*[:=][\s*_\[]*(a|b|tie)[\s*_\].]*$", re.IGNORECASE)
-_MENTIONS = re.compile(r"verdict\s*[:=]", re.IGNORECASE)
 
 
 def parse_preference(text: str) -> Literal["A", "B", "TIE"]:
     """The one ``VERDICT: A|B|TIE`` line of a reply; anything else raises ``JudgeUnparsable``."""
     found = [m.group(1).upper() for line in text.splitlines() if (m := _LINE.match(line))]
-    if len(found) != 1 or len(_MENTIONS.findall(text)) != 1:
+    if len(found) != 1 or len(VERDICT_MENTIONS.findall(text)) != 1:
         raise JudgeUnparsable("no single 'VERDICT: A|B|TIE' line" if not found else f"{len(found)} verdicts")
     return "A" if found[0] == "A" else "B" if found[0] == "B" else "TIE"
 
@@ -158,7 +157,7 @@ def user_judge_spec(name: str, base_url: str | None = None, api_key_env: str | N
 
 
 def _question(pair: ItemPair) -> str:
-    return next((m["content"] for m in reversed(pair.base.messages) if m.get("role") == "user"), "")
+    return last_user_message(pair.base.messages)
 
 
 def judge_messages(pair: ItemPair, first: str, second: str) -> tuple[Message, ...]:

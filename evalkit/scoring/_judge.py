@@ -63,7 +63,12 @@ SCALE_TEXT = {
 # One verdict line: "VERDICT: 4", "**Verdict:** 4/5", "verdict = 4". Anything else on the line fails it.
 _VERDICT_LINE = re.compile(r"^[\s*#_>]*verdict[\s*_]*[:=][\s*_]*(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+))?[\s*_.]*$",
                            re.IGNORECASE)
-_MENTIONS = re.compile(r"verdict\s*[:=]", re.IGNORECASE)
+VERDICT_MENTIONS = re.compile(r"verdict\s*[:=]", re.IGNORECASE)  # every attempt at a verdict, parsable or not
+
+
+def last_user_message(messages: Sequence[Message]) -> str:
+    """The request a judge is shown: the last user turn of the conversation."""
+    return next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
 
 
 class JudgeUnparsable(ValueError):
@@ -116,7 +121,7 @@ def _context(question: str, system: str, answer: str, references: Sequence[str],
 def parse_verdict(text: str, scale: str) -> int:
     """The verdict of a judge's reply, strictly: exactly one verdict line, an integer on the scale."""
     low, high = SCALES[scale]
-    mentions = len(_MENTIONS.findall(text))
+    mentions = len(VERDICT_MENTIONS.findall(text))
     found = [m for line in text.splitlines() if (m := _VERDICT_LINE.match(line))]
     if not found:
         raise JudgeUnparsable("no 'VERDICT: <n>' line" if not mentions else "a verdict line with extra text")
@@ -160,7 +165,7 @@ class JudgeScorer:
         """The judge's request for one answer to ``prompt`` (the model under test's messages)."""
         target = language_context(self.language)
         system = next((m["content"] for m in prompt if m.get("role") == "system"), "")
-        question = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), "")
+        question = last_user_message(prompt)
         context = _context(question, system, answer, references, self.language, self.options.scale)
         rubric = render_sandboxed(self.options.template or RUBRICS[self.options.rubric], "template", context)
         head = SYSTEM.format(name=target["name"], code=target["code"], scale=SCALE_TEXT[self.options.scale])
