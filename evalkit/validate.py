@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import EvalkitError, Location, MissingDependency, SuiteError, SuiteErrors
 from evalkit.items import Planner, Selection
 from evalkit.languages import is_known
@@ -99,8 +99,7 @@ def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteErr
     errors = []
     for name, allowed, path in names:
         if name not in allowed:
-            close = difflib.get_close_matches(name, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, allowed)
             errors.append(gates.error(f"unknown metric {name!r} (the suite has: {', '.join(allowed)}){hint}", *path))
     return errors
 
