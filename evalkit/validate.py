@@ -104,15 +104,10 @@ def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteErr
     return errors
 
 
-def check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError]]:
+def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[str, int]]:
     """Render every template for every case and language; check references exist and, for long-format
     data, each case's language. The same template or reference problem in many cases is one error naming
-    the cases."""
-    cases, items, errors, _ = _check_cases(suite)
-    return cases, items, errors
-
-
-def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[str, int]]:
+    the cases. Returns the cases, the items, the errors and the long-format cases skipped by language."""
     planner = Planner(suite, Selection())
     errors = _Grouped()
     cases = items = 0
