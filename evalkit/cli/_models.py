@@ -174,7 +174,8 @@ def models_grid(runs: Sequence[tuple[str, Summary, Sequence[str], Sequence[str]]
 def _compare(runs: Sequence[ModelRun], target: Path | None) -> int:
     """Every complete run compared with the first complete one (the first model's, unless it could not
     complete); the report to ``target`` (None: terminal only). Returns 0, or the comparison's error code."""
-    from evalkit.compare import compare_runs, usage_deltas, usage_summary_lines
+    from evalkit.cli._compare import print_comparison
+    from evalkit.compare import compare_runs
     from evalkit.report import write_compare_report
 
     complete = [r for r in runs if r.code == 0]
@@ -194,11 +195,7 @@ def _compare(runs: Sequence[ModelRun], target: Path | None) -> int:
     except EvalkitError as exc:
         return fail(exc)
     for comparison in comparisons:
-        click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
-        for line in comparison.summary_lines():
-            click.echo("  " + safe_text(line))
-        for line in usage_summary_lines(usage_deltas(comparison)):
-            click.echo("  " + safe_text(line))
+        print_comparison(comparison)
     if target is not None:
         click.echo(f"comparison: {target}")
     return 0
