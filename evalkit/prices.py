@@ -10,11 +10,11 @@ is never guessed).  Problems are ``SuiteError`` with file, line and field.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import Location, SuiteError
 from evalkit.results import Prices
 from evalkit.suite._yaml import format_path, load_positioned
@@ -60,8 +60,7 @@ def load_prices(path: Path, model: str) -> Prices:
         raise SuiteError(message, positioned.locate(loc, format_path(loc) or "prices")) from None
     entry = parsed.prices.get(model)
     if entry is None:
-        close = difflib.get_close_matches(model, list(parsed.prices), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(model, parsed.prices)
         have = ", ".join(parsed.prices) or "none"
         raise SuiteError(f"no prices for model {model!r} (the file has: {have}){hint}", Location(display))
     return Prices(model=model, input_per_mtok=entry.input, output_per_mtok=entry.output, currency=entry.currency,

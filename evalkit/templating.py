@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from evalkit._hints import did_you_mean
 from evalkit._template_sandbox import (
     MAX_BUILT,
     MAX_RANGE_STEPS,
@@ -206,8 +207,6 @@ def render_sandboxed(source: str, field: str, context: dict[str, Any]) -> str:
 def explain_undefined(source: str, context: dict[str, Any]) -> str | None:
     """What a template looks up that the context lacks, in the suite's terms rather than jinja2's
     (``case.nativ: no such field (fields: id, source)``, not "'dict object' has no attribute 'nativ'")."""
-    import difflib
-
     from jinja2 import nodes
 
     try:
@@ -226,8 +225,7 @@ def explain_undefined(source: str, context: dict[str, Any]) -> str | None:
                 break
             if part not in value:
                 keys = [str(k) for k in value]
-                close = difflib.get_close_matches(part, keys, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
+                hint = did_you_mean(part, keys, "did you mean {!r}? ")
                 what = ("variable", "variables") if depth == 0 else ("field", "fields")
                 return f"{'.'.join(path[: depth + 1])}: no such {what[0]} ({hint}{what[1]}: {', '.join(keys)})"
             value = value[part]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import EvalkitError, Location, MissingDependency, SuiteError, SuiteErrors
 from evalkit.items import Planner, Selection
 from evalkit.languages import is_known
@@ -99,21 +99,15 @@ def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteErr
     errors = []
     for name, allowed, path in names:
         if name not in allowed:
-            close = difflib.get_close_matches(name, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, allowed)
             errors.append(gates.error(f"unknown metric {name!r} (the suite has: {', '.join(allowed)}){hint}", *path))
     return errors
 
 
-def check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError]]:
+def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[str, int]]:
     """Render every template for every case and language; check references exist and, for long-format
     data, each case's language. The same template or reference problem in many cases is one error naming
-    the cases."""
-    cases, items, errors, _ = _check_cases(suite)
-    return cases, items, errors
-
-
-def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[str, int]]:
+    the cases. Returns the cases, the items, the errors and the long-format cases skipped by language."""
     planner = Planner(suite, Selection())
     errors = _Grouped()
     cases = items = 0

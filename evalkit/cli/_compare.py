@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,7 +64,7 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
             judge: str | None = None, judge_base_url: str | None = None, judge_api_key_env: str | None = None) -> int:
     """Compare CAND_RUN (and any MORE_RUNS, each against BASE_RUN) item by item: per-language deltas with
     paired 95% CIs and adjusted p-values, and the items that regressed."""
-    from evalkit.compare import compare_runs, usage_deltas, usage_summary_lines
+    from evalkit.compare import compare_runs
     from evalkit.report import render_compare_report, write_compare_report
 
     variants = _variants(variants_opt)
@@ -90,17 +91,24 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
             page = target.read_text(encoding="utf-8")
             target.write_text(_with_pairwise(page, comparisons, pairwise, fmt), encoding="utf-8")
         for i, comparison in enumerate(comparisons):
-            click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
-            for line in comparison.summary_lines():
-                click.echo("  " + safe_text(line))
-            for line in usage_summary_lines(usage_deltas(comparison)):
-                click.echo("  " + safe_text(line))
-            for line in pairwise[i].lines() if pairwise else ():
-                click.echo("  " + safe_text(line))
+            print_comparison(comparison, pairwise[i].lines() if pairwise else ())
         click.echo(f"report: {target}")
     if results is None:
         return 0
     return _print_gates(comparisons, results, junit, markdown, json_path)
+
+
+def print_comparison(comparison: Comparison, more: Iterable[str] = ()) -> None:
+    """``CAND vs BASE:``, then its summary lines, its usage deltas and ``more``, indented."""
+    from evalkit.compare import usage_deltas, usage_summary_lines
+
+    click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
+    for line in comparison.summary_lines():
+        click.echo("  " + safe_text(line))
+    for line in usage_summary_lines(usage_deltas(comparison)):
+        click.echo("  " + safe_text(line))
+    for line in more:
+        click.echo("  " + safe_text(line))
 
 
 def _pairwise(comparisons: list[Comparison], judge: str | None, base_url: str | None, api_key_env: str | None,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import click
 
 from evalkit.cli._common import fail, safe_text
-from evalkit.errors import EvalkitError, RunAborted, UsageError
+from evalkit.errors import EvalkitError, UsageError
 
 if TYPE_CHECKING:
     from evalkit.results import Prices, Summary
@@ -85,10 +85,9 @@ def run_models(suite: LoadedSuite, models: Sequence[str], out_dir: Path,
                prices_for: Callable[[str, Path], Prices | None], *,
                write_report: bool, dry_run: bool) -> int:
     """Run ``suite`` once per model into ``out_dir/<slug>``, then show and compare the runs. Returns the exit code."""
-    from evalkit.cli._cost import dry_run_command, record_prices
-    from evalkit.cli._run import print_counts, print_counts_on_disk
+    from evalkit.cli._cost import dry_run_command
+    from evalkit.cli._run import run_and_record
     from evalkit.results import MANIFEST
-    from evalkit.runner import run
     from evalkit.validate import check_static
 
     if (out_dir / MANIFEST).exists():  # the runs would nest in a run
@@ -104,19 +103,11 @@ def run_models(suite: LoadedSuite, models: Sequence[str], out_dir: Path,
         if dry_run:
             dry_run_command(suite, options, price)
             continue
-        options.write_report = write_report and price is None  # written once the prices are recorded
         try:
-            outcome = run(suite, options)
-            record_prices(this.out_dir, price, write_report=write_report)
-        except RunAborted as exc:
-            record_prices(this.out_dir, price, write_report=write_report)
-            print_counts_on_disk(this.out_dir)
-            this.code = fail(exc)  # the next model still runs
+            outcome = run_and_record(suite, options, price)
+        except EvalkitError as exc:  # could not complete, or this model's own bad input (a missing local model
+            this.code = fail(exc)  # file, a folder in use): the next model still runs
             continue
-        except EvalkitError as exc:  # this model's own bad input (a missing local model file, a folder in use)
-            this.code = fail(exc)
-            continue
-        print_counts(outcome.manifest, this.out_dir)
         if outcome.interrupted:
             this.code = 130
             argv = outcome.manifest.argv or ["evalkit", "run", str(suite.path), "--out", str(out_dir),
@@ -183,7 +174,8 @@ def models_grid(runs: Sequence[tuple[str, Summary, Sequence[str], Sequence[str]]
 def _compare(runs: Sequence[ModelRun], target: Path | None) -> int:
     """Every complete run compared with the first complete one (the first model's, unless it could not
     complete); the report to ``target`` (None: terminal only). Returns 0, or the comparison's error code."""
-    from evalkit.compare import compare_runs, usage_deltas, usage_summary_lines
+    from evalkit.cli._compare import print_comparison
+    from evalkit.compare import compare_runs
     from evalkit.report import write_compare_report
 
     complete = [r for r in runs if r.code == 0]
@@ -203,11 +195,7 @@ def _compare(runs: Sequence[ModelRun], target: Path | None) -> int:
     except EvalkitError as exc:
         return fail(exc)
     for comparison in comparisons:
-        click.echo(f"{safe_text(comparison.cand_label)} vs {safe_text(comparison.base_label)}:")
-        for line in comparison.summary_lines():
-            click.echo("  " + safe_text(line))
-        for line in usage_summary_lines(usage_deltas(comparison)):
-            click.echo("  " + safe_text(line))
+        print_comparison(comparison)
     if target is not None:
         click.echo(f"comparison: {target}")
     return 0

@@ -6,12 +6,12 @@ run's manifest records them and the response cache keys on them like parameters 
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any
 
 from pydantic import ValidationError
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import UsageError
 from evalkit.suite import GenerationParams, LoadedSuite
 
@@ -26,8 +26,7 @@ def parse_param(text: str) -> tuple[str, Any]:
     if not sep or not name:
         raise UsageError(f"--param {text.strip()}: expected NAME=VALUE (e.g. --param temperature=0.7)")
     if name not in KNOWN:
-        close = difflib.get_close_matches(name, KNOWN, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(name, KNOWN, "did you mean {!r}? ")
         raise UsageError(f"--param {name}: unknown generation parameter; {hint}(known: {', '.join(KNOWN)})")
     try:
         value: Any = json.loads(raw)

@@ -19,7 +19,9 @@ from evalkit.errors import EvalkitError, RunAborted, UsageError
 from evalkit.redact import strip_credentials_in_args
 
 if TYPE_CHECKING:
-    from evalkit.results import RunManifest
+    from evalkit.results import Prices, RunManifest
+    from evalkit.runner import RunOptions, RunOutcome
+    from evalkit.suite import LoadedSuite
 
 
 class _LineProgress:
@@ -102,7 +104,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
     summary and report into --out."""
     from evalkit.cli._params import apply_params  # imports the suite schema: not at `evalkit --help`
     from evalkit.items import Selection, Shard
-    from evalkit.runner import RunOptions, run
+    from evalkit.runner import RunOptions
     from evalkit.scoring import load_plugins
     from evalkit.suite import load_suite
     from evalkit.suites import resolve_suite
@@ -147,7 +149,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
             notice=lambda message: click.echo(safe_text(message), err=True),
         )
 
-    from evalkit.cli._cost import dry_run_command, model_name, prices_from_options, print_usage, record_prices
+    from evalkit.cli._cost import dry_run_command, model_name, prices_from_options, print_usage
 
     if len(names) > 1:  # several models side by side (evalkit/cli/_models.py)
         from evalkit.cli._models import check_prices, run_models
@@ -160,16 +162,8 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
     prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir, prices_file)
     if dry_run:
         return dry_run_command(loaded, options, prices)
-    options.write_report = options.write_report and prices is None  # written once the prices are recorded
-    try:
-        outcome = run(loaded, options)
-        record_prices(out_dir, prices, write_report=not no_report)
-    except RunAborted:
-        record_prices(out_dir, prices, write_report=not no_report)
-        print_counts_on_disk(out_dir)  # what was done and why items failed, before the abort message
-        raise
+    outcome = run_and_record(loaded, options, prices)
     m = outcome.manifest
-    print_counts(m, out_dir)
     if outcome.interrupted:
         resume = shlex.join(m.argv) if m.argv else f"evalkit run {suite} --out {out_dir}"
         click.echo(f"interrupted; resume with: {safe_text(resume)}", err=True)
@@ -188,6 +182,25 @@ def _with_provider(model: str | None, provider: str | None) -> str | None:
     if provider == "openai" and model and model.startswith("local:"):
         raise UsageError("--provider openai cannot serve a local: model")
     return model
+
+
+def run_and_record(suite: LoadedSuite, options: RunOptions, prices: Prices | None) -> RunOutcome:
+    """Run ``suite`` with ``options``, record ``prices`` (the report is written once they are), print the counts.
+    ``RunAborted`` is raised again after the counts on disk: what was done and why items failed."""
+    from evalkit.cli._cost import record_prices
+    from evalkit.runner import run
+
+    out_dir, write_report = options.out_dir, options.write_report
+    options.write_report = write_report and prices is None  # written once the prices are recorded
+    try:
+        outcome = run(suite, options)
+        record_prices(out_dir, prices, write_report=write_report)
+    except RunAborted:
+        record_prices(out_dir, prices, write_report=write_report)
+        print_counts_on_disk(out_dir)  # before the abort message
+        raise
+    print_counts(outcome.manifest, out_dir)
+    return outcome
 
 
 def print_counts(m: RunManifest, out_dir: Path) -> None:

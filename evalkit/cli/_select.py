@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-
+from evalkit._hints import did_you_mean
 from evalkit.cli._common import split_list
 from evalkit.errors import UsageError
 
@@ -19,7 +18,6 @@ def pick(option: str, value: str | None, available: list[str]) -> list[str] | No
         if len(same) == 1:
             picked.append(same[0])
             continue
-        close = difflib.get_close_matches(name, available, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, available)
         raise UsageError(f"{option}: {name!r} is not in the suite (has {', '.join(available)}){hint}")
     return picked

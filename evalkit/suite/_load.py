@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import Location, SuiteError, SuiteErrors
 from evalkit.suite import _limits, _schema
 from evalkit.suite._cases import (
@@ -134,8 +135,7 @@ def _case_branch(data: dict[str, Any]) -> str:
 def _did_you_mean(value: object, choices: list[str]) -> str:
     if not isinstance(value, str):
         return ""
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(value, choices, " (did you mean {!r}?)")
 
 
 def _schema_errors(exc: ValidationError, positioned: PositionedYaml) -> list[SuiteError]:

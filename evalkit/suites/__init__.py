@@ -6,10 +6,10 @@ A suite argument names a file when one exists at that path, else a built-in suit
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import UsageError
 
 SUITES_DIR = Path(__file__).resolve().parent
@@ -47,8 +47,7 @@ def resolve_suite(arg: str | Path) -> Path:
 
 def hint(arg: str) -> str:
     """`` (did you mean 'translation'? built-in: ...; see `evalkit suites`)``"""
-    close = difflib.get_close_matches(Path(arg).stem, names(), n=1, cutoff=0.6)
-    mean = f"did you mean {close[0]!r}? " if close else ""
+    mean = did_you_mean(Path(arg).stem, names(), "did you mean {!r}? ")
     return f" ({mean}built-in: {', '.join(names())}; see `evalkit suites`)"
 
 
