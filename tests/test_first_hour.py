@@ -317,3 +317,11 @@ def test_help_imports_no_suite_schema_runner_or_scoring_library() -> None:
             "'datasets', 'jinja2') if m in sys.modules]\nprint('HEAVY', heavy)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_score_grid_of_a_run_with_no_scores_is_empty() -> None:
+    """A summary without a single cell (nothing scored) prints no grid instead of failing on an empty max()."""
+    from evalkit.cli._format import summary_grid
+    from evalkit.results import Summary
+
+    assert summary_grid(Summary.model_construct(cells=[]), ["de"], ["plain"]) == []

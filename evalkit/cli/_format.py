@@ -37,6 +37,8 @@ def summary_grid(summary: Summary, languages_order: Sequence[str] = (),
     metric_names = {m: safe_text(m) for m in metrics}
     variant_names = {v: safe_text(v) for v in variants}
     lang_names = {code: safe_text(code) for code in languages}
+    if not metrics:  # nothing scored (every item failed, or no scorer gave a number): no grid
+        return []
     first = max([len(n) for n in metric_names.values()] + [2 + len(n) for n in variant_names.values()])
     widths = {code: max(6, len(name)) for code, name in lang_names.items()}
     lines = []
