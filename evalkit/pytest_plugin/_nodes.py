@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from evalkit.cli._common import safe_text
 from evalkit.errors import EvalkitError
 from evalkit.gate import Check, GateResult
 from evalkit.gate._text import RUN_LANGUAGE
@@ -31,8 +32,6 @@ class CheckFailed(Exception):
 
 
 def _one_line(exc: BaseException) -> str:
-    from evalkit.cli._common import safe_text
-
     return safe_text(str(exc))
 
 
