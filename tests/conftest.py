@@ -27,6 +27,10 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIMLAPI_API_KEY", raising=False)
     for name in ("EVALKIT_BASE_URL", "EVALKIT_API_KEY_ENV"):  # the runner's choices (evalkit.config)
         monkeypatch.delenv(name, raising=False)
+    # pytest (and so pytester runs) prints differently on CI ("CI"/"BUILD_NUMBER": untruncated summaries)
+    # and with colour switches set: the tests see one environment wherever they run.
+    for name in ("CI", "BUILD_NUMBER", "FORCE_COLOR", "NO_COLOR", "PY_COLORS", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
