@@ -260,3 +260,47 @@ def test_huge_exponents_do_not_blow_up() -> None:
     em = build_scorer("exact_match", {"numeric": True}, "en")
     assert em.score("1e999999999", ["1e999999999"]).value == 0.0  # not a number: never a match
     assert em.score("1e3", ["1000"]).value == 1.0
+
+
+# --- digit grouping: a separator is read as grouping only where the groups are well formed -------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "number"),
+    [
+        ("1,234", "1234"),
+        ("1,234,567", "1234567"),
+        ("1,234,567.5", "1234567.5"),
+        ("1.234.567", "1234567"),  # German/Spanish grouping with dots
+        ("1.234.567,5", "1234567.5"),
+        ("12,34,567", "1234567"),  # Indian grouping (lakh/crore): 2-digit groups, then 3
+        ("1,00,000", "100000"),
+        ("1,2", "1.2"),  # a decimal comma
+        ("1.5", "1.5"),
+        ("-1,234.5", "-1234.5"),
+        ("1,2,3", None),  # a list, not a number (was read as 12.3)
+        ("1.2.3", None),  # a version, not a number
+        ("1,23,4", None),
+        ("12,3456,789", None),
+        ("1,234.567,8", None),  # both separators used twice
+        ("1.23,4", None),  # "1.23" is no thousands grouping
+    ],
+)
+def test_canonical_number_reads_grouping_only_when_well_formed(raw: str, number: str | None) -> None:
+    assert canonical_number(raw) == number
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("the answers are 1,2,3", "3"),
+        ("pick 1,2 or 3", "3"),
+        ("version 1.2.3", "3"),
+        ("It costs 1,234,567.50 dollars", "1234567.5"),
+        ("Es kostet 1.234.567,50 Euro", "1234567.5"),
+        ("कुल 12,34,567 रुपये", "1234567"),
+        ("1,2345", "1.2345"),
+    ],
+)
+def test_last_number_splits_malformed_groups(text: str, number: str) -> None:
+    assert last_number(text) == number

@@ -149,7 +149,15 @@ def to_ascii_digits(text: str) -> str:
 _NUMBER_MARKS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u2044": "/", "\u2215": "/"})
 # A minus sign only where it is not glued to a word or number before it ("1990-2000" is a range,
 # "COVID-19" a name); a fraction "3/4" is one number.
-_NUMBER = re.compile(r"(?:(?<!\w)-)?\d+(?:[.,]\d+)*(?:/\d+)?")
+# Separators inside a number: digit grouping only where the groups are well formed (1,234,567 /
+# 1.234.567 / Indian 12,34,567) with an optional decimal part; otherwise one separator at most
+# ("1,2,3" is a list: its numbers are 1,2 and 3).
+_GROUPED = (r"\d{1,3}(?:,\d{3}(?!\d))+(?:\.\d+)?"
+            r"|\d{1,2}(?:,\d{2}(?!\d))+,\d{3}(?!\d)(?:\.\d+)?"
+            r"|\d{1,3}(?:\.\d{3}(?!\d))+(?:,\d+)?")
+_NUMBER = re.compile(rf"(?:(?<!\w)-)?(?:{_GROUPED}|\d+(?:[.,]\d+)?)(?:/\d+)?")
+_THOUSANDS = {sep: re.compile(rf"-?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+") for sep in ",."}
+_INDIAN_GROUPS = re.compile(r"-?\d{1,2}(?:,\d{2})+,\d{3}")
 
 
 def _ascii_number_text(text: str) -> str:
@@ -176,13 +184,39 @@ _MAX_PLACES = 1000
 _CONTEXT = Context(prec=4 * _MAX_PLACES, Emax=8 * _MAX_PLACES, Emin=-8 * _MAX_PLACES)
 
 
-def _decimal(s: str) -> Decimal | None:
-    if "," in s and "." in s:
-        # the later separator is the decimal point
-        s = s.replace(",", "") if s.rfind(".") > s.rfind(",") else s.replace(".", "").replace(",", ".")
-    elif "," in s:
-        head, _, tail = s.rpartition(",")
-        s = s.replace(",", "") if len(tail) == 3 else head.replace(",", "") + "." + tail
+def _ungrouped(whole: str, sep: str) -> str | None:
+    """``whole`` without its grouping separators ``sep``; None when the groups are not well formed
+    (thousands: 1-3 digits then groups of 3; Indian, commas only: 1-2 digits, groups of 2, then 3)."""
+    if sep not in whole:
+        return whole
+    if _THOUSANDS[sep].fullmatch(whole) or (sep == "," and _INDIAN_GROUPS.fullmatch(whole)):
+        return whole.replace(sep, "")
+    return None
+
+
+def _plain_decimal(s: str) -> str | None:
+    """``s`` written with ``.`` as its only separator (the decimal point), or None when its separators
+    cannot be read as one number."""
+    if "," in s and "." in s:  # the later separator is the decimal point, the other one groups
+        point = "." if s.rfind(".") > s.rfind(",") else ","
+        whole, _, frac = s.rpartition(point)
+        if point in whole:
+            return None
+        whole_digits = _ungrouped(whole, "," if point == "." else ".")
+        return None if whole_digits is None else f"{whole_digits}.{frac}"
+    for sep in (",", "."):
+        if s.count(sep) > 1:
+            return _ungrouped(s, sep)
+    if "," in s:  # one comma: grouping before exactly three digits, else a decimal comma
+        head, _, tail = s.partition(",")
+        return head + tail if len(tail) == 3 and _ungrouped(s, ",") else f"{head}.{tail}"
+    return s
+
+
+def _decimal(text: str) -> Decimal | None:
+    s = _plain_decimal(text)
+    if s is None:
+        return None
     try:
         value = Decimal(s)
     except InvalidOperation:
