@@ -361,7 +361,8 @@ def test_resolution_limited_bootstrap_cells_use_the_normal_tail(runs: dict[str, 
     a cell beyond every resample gets its tail p from the normal approximation, so it stays flaggable."""
     c = compare_runs(runs["base"], runs["bad_th"], n_resamples=200)
     chrf = _cells(c)[("th", "chrf++")].result
-    assert chrf.method == "paired bootstrap (200 resamples, seed 0; tail p by normal approximation)"
+    assert chrf.method == ("paired bootstrap (200 resamples, seed 0; sign-flip p over 200 random arrangements "
+                           "of 21 changed items, tail by normal approximation)")
     # 30 items: never below 2^-29, the smallest p an exact paired sign-flip test could give
     assert 2.0**-29 <= chrf.p_value < 1 / 201
     assert chrf.p_adjusted is not None and chrf.p_adjusted < 0.05

@@ -27,9 +27,10 @@ from evalkit.stats import (
     paired_binary,
     paired_bootstrap,
     paired_bootstraps,
+    randomized_sign_flip_p,
     sign_flip_p,
 )
-from evalkit.stats._paired import EXACT_MAX_CHANGED
+from evalkit.stats._paired import EXACT_MAX_CHANGED, RANDOMIZED_MAX_CHANGED
 
 SMALL_N = range(5, 13)
 
@@ -122,13 +123,14 @@ def test_sign_flip_p_matches_brute_force_and_handles_edges() -> None:
 
 @pytest.mark.parametrize("n", [13, 16, 20, 30])
 def test_floor_on_the_bootstrap_path(n: int) -> None:
-    """More changed items than the exact test enumerates: the bootstrap p (resampled or normal
-    tail) is still never below 2^(1-m)."""
+    """More changed items than the exact test enumerates: the randomized sign-flip p (counted or
+    normal tail) is still never below 2^(1-m), and no larger than the resolution 1/(B+1) says."""
     base = np.zeros(n)
-    cand = np.full(n, 1.0)  # zero standard error: the normal tail alone would say p = 0
+    cand = np.full(n, 1.0)  # no arrangement but two as extreme: the tail is estimated
     r = paired_bootstrap(mean_stats(base), mean_stats(cand), mean_score_fn(), metric="m", n_resamples=200)
     assert "exact sign-flip" not in r.method
-    assert r.p_value == pytest.approx(2.0 ** (1 - n))
+    assert f"sign-flip p over 200 random arrangements of {n} changed items" in r.method
+    assert 2.0 ** (1 - n) <= r.p_value <= 1 / 201
 
 
 @pytest.mark.parametrize("n", SMALL_N)
@@ -155,14 +157,15 @@ def test_repeats_path(n: int) -> None:
 
 
 def test_large_n_is_unchanged() -> None:
-    """Many changed items: the bootstrap with its normal tail, as before (a clear change still gets a
-    p far below 1/(B+1), so it survives a correction over many cells)."""
+    """Many changed items and a clear change: no random arrangement is as extreme, so the tail comes
+    from the normal approximation (p far below 1/(B+1): it survives a correction over many cells)."""
     rng = np.random.default_rng(11)
     quality = rng.random(500)
     base = quality + rng.normal(0, 0.1, 500)
     cand = quality - 0.05 + rng.normal(0, 0.1, 500)
     r = paired_bootstrap(mean_stats(base), mean_stats(cand), mean_score_fn(1.0), metric="m")
-    assert r.method.endswith("; tail p by normal approximation)")
+    assert r.method.endswith("; sign-flip p over 1000 random arrangements of 500 changed items, "
+                             "tail by normal approximation)")
     assert r.p_value < 1e-6
     assert not math.isnan(r.ci_low)
 
@@ -219,3 +222,48 @@ def test_sign_flip_p_of_a_mean_matches_scipys_exact_permutation_test() -> None:
         ref = sps.permutation_test((cand, base), lambda x, y: np.mean(x - y), permutation_type="samples",
                                    n_resamples=np.inf, alternative="two-sided")
         assert sign_flip_p(mean_stats(base), mean_stats(cand), mean_score_fn()) == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [13, 20, 40])
+def test_medium_n_aa_false_alarm_rate(n: int) -> None:
+    """A/A beyond the exact range: the shift bootstrap said p < 0.05 in 9.2 % (n = 13), 7.2 % (20) and
+    ~6.5 % (30-100) of 1,000 seeds; the randomized sign-flip test keeps the nominal 5 %."""
+    fn = mean_score_fn()
+    seeds = 300
+    significant = 0
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        quality = rng.random(n)
+        base, cand = quality + rng.normal(0, 0.2, n), quality + rng.normal(0, 0.2, n)
+        r = paired_bootstrap(mean_stats(base), mean_stats(cand), fn, metric="m", n_resamples=200, seed=seed)
+        significant += r.p_value < 0.05
+    assert significant / seeds <= 0.07
+
+
+def test_randomized_sign_flip_agrees_with_the_exact_enumeration() -> None:
+    """On 12 changed items both tests exist: with many random arrangements the randomized p is the
+    exact p within its Monte Carlo error, for a mean and for corpus BLEU alike."""
+    rng = np.random.default_rng(3)
+    base, cand = rng.random(12), rng.random(12) - 0.25
+    exact = sign_flip_p(mean_stats(base), mean_stats(cand), mean_score_fn())
+    randomized, tail = randomized_sign_flip_p(mean_stats(base), mean_stats(cand), mean_score_fn(), n_flips=20000)
+    assert not tail
+    assert randomized == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 20000) + 1 / 20001)
+    bleu = sacrebleu.BLEU()
+    words = "the a dog cat house tree runs quickly today green market friend".split()
+    refs = [" ".join(rng.choice(words, 8)) for _ in range(12)]
+    hyp_b = [" ".join(r.split()[: int(rng.integers(3, 9))]) for r in refs]
+    hyp_c = [" ".join(rng.permutation(r.split())) for r in refs]
+    b = np.asarray(bleu._extract_corpus_statistics(hyp_b, [refs]), dtype=float)
+    c = np.asarray(bleu._extract_corpus_statistics(hyp_c, [refs]), dtype=float)
+    exact = sign_flip_p(b, c, corpus_score_fn(bleu))
+    randomized, _ = randomized_sign_flip_p(b, c, corpus_score_fn(bleu), n_flips=20000, seed=1)
+    assert randomized == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 20000) + 1 / 20001)
+
+
+def test_beyond_the_randomized_range_the_bootstrap_p_is_used() -> None:
+    rng = np.random.default_rng(4)
+    n = RANDOMIZED_MAX_CHANGED + 1
+    base, cand = rng.random(n), rng.random(n)
+    r = paired_bootstrap(mean_stats(base), mean_stats(cand), mean_score_fn(), metric="m", n_resamples=100)
+    assert "sign-flip" not in r.method

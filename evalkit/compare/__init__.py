@@ -20,7 +20,8 @@ bootstrap, and an item counts as passing when it passes in more than half its re
 (used for the pass→fail counts and the flips).  ``aggregate_repeats=False`` treats
 every repeat as an independent item (anti-conservative; for diagnostics only).
 
-A resampled p-value cannot go below ``1/(n_resamples+1)``; when no resample is as extreme as
+A resampled p-value cannot go below ``1/(n_resamples+1)``; when no resample (or random sign-flip arrangement,
+the p-value of cells with at most 1,000 changed items) is as extreme as
 the observed difference, ``paired_bootstrap`` estimates the tail with a normal approximation of
 the bootstrap distribution, so that the multiple-comparison correction over many cells can still
 flag a clear change (docs/statistics.md).

@@ -30,6 +30,7 @@ from ._paired import (
     paired_binary,
     paired_bootstrap,
     paired_bootstraps,
+    randomized_sign_flip_p,
     sign_flip_p,
 )
 from ._repeats import RepeatAggregate, aggregate_repeats
@@ -57,6 +58,7 @@ __all__ = [
     "paired_binary",
     "paired_bootstrap",
     "paired_bootstraps",
+    "randomized_sign_flip_p",
     "sign_flip_p",
     "wilson_interval",
 ]
