@@ -1,0 +1,77 @@
+"""Judge edges: the pairwise judge's parameters from the command line, judge calls in ``--dry-run``, the tokens
+of unparsable judge replies, and a confined ``local:`` judge reported by ``evalkit validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import run_cli
+from test_pairwise import _runs, fair, server_for
+
+from evalkit.testing import FakeOpenAIServer
+
+
+def _judge_bodies(server: FakeOpenAIServer) -> list[dict[str, Any]]:
+    return [r.body for r in server.chat_requests if r.body and r.body["model"] == "judge-model"]
+
+
+# --- 1. compare --judge-max-tokens / --judge-param -------------------------------------------------
+
+
+def test_compare_sends_the_judges_parameters_records_them_and_keys_the_cache_on_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(server_for(fair)) as server:
+        base, cand = _runs(tmp_path, server)
+        judge = ("--judge", "judge-model", "--judge-base-url", server.base_url, "--format", "md")
+        server.reset()
+        capsys.readouterr()
+        assert run_cli("compare", base, cand, *judge, "--judge-max-tokens", "77",
+                       "--judge-param", "top_p=0.5", "--judge-param", "seed=3") == 0
+        sent = _judge_bodies(server)
+        assert len(sent) == 32
+        assert {(b["max_tokens"], b["top_p"], b["seed"], b["temperature"]) for b in sent} == {(77, 0.5, 3, 0)}
+        out = capsys.readouterr().out
+        assert "max_tokens=77" in out and "top_p=0.5" in out and "seed=3" in out  # recorded with the verdicts
+        server.reset()
+        assert run_cli("compare", base, cand, *judge, "--judge-max-tokens", "77",
+                       "--judge-param", "top_p=0.5", "--judge-param", "seed=3") == 0
+        assert _judge_bodies(server) == []  # the same parameters: every reply from the cache
+        assert run_cli("compare", base, cand, *judge, "--judge-max-tokens", "78",
+                       "--judge-param", "top_p=0.5", "--judge-param", "seed=3") == 0
+        assert len(_judge_bodies(server)) == 32  # another max_tokens: a cache miss
+        server.reset()
+        assert run_cli("compare", base, cand, *judge, "--judge-max-tokens", "77", "--judge-param", "top_p=0.6",
+                       "--judge-param", "seed=3") == 0
+        assert len(_judge_bodies(server)) == 32  # another parameter value: a cache miss
+        server.reset()
+        assert run_cli("compare", base, cand, *judge, "--judge-param", "temperature=0.7") == 0
+        assert {b["temperature"] for b in _judge_bodies(server)} == {0.7}
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("--judge-param", "topp=0.5"), "--judge-param topp: unknown generation parameter; did you mean 'top_p'?"),
+    (("--judge-param", "top_p"), "--judge-param top_p: expected NAME=VALUE"),
+    (("--judge-param", "max_tokens=5", "--judge-max-tokens", "6"), "--judge-max-tokens 6 contradicts"),
+    (("--judge-param", "temperature=hot"), "--judge-param temperature=hot:"),
+])
+def test_bad_judge_parameters_are_one_line_of_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        args: tuple[str, ...], expected: str) -> None:
+    with FakeOpenAIServer(server_for(fair)) as server:
+        base, cand = _runs(tmp_path, server)
+        server.reset()
+        capsys.readouterr()
+        assert run_cli("compare", base, cand, "--judge", "judge-model", "--judge-base-url", server.base_url,
+                       "--format", "md", *args) == 2
+        assert _judge_bodies(server) == []
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1, err
+
+
+def test_judge_parameters_need_a_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(server_for(fair)) as server:
+        base, cand = _runs(tmp_path, server)
+        capsys.readouterr()
+        assert run_cli("compare", base, cand, "--judge-max-tokens", "9", "--format", "md") == 2
+    assert "need --judge MODEL" in capsys.readouterr().err
