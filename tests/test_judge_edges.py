@@ -75,3 +75,56 @@ def test_judge_parameters_need_a_judge(tmp_path: Path, capsys: pytest.CaptureFix
         capsys.readouterr()
         assert run_cli("compare", base, cand, "--judge-max-tokens", "9", "--format", "md") == 2
     assert "need --judge MODEL" in capsys.readouterr().err
+
+
+# --- 4. a local: judge outside the suite's folder: validate says what the run says ------------------
+
+LOCAL_JUDGE_SUITE = """\
+name: local-judge
+model:
+  name: test-model
+  base_url: {base_url}
+languages: [de]
+prompts:
+  plain:
+    user: "Translate: {{{{ source }}}}"
+cases:
+  - id: c1
+    source: Good morning
+    reference: Guten Morgen
+scorers:
+  - exact_match
+  - judge: {{model: "local:{path}", rubric: correctness, scale: binary}}
+"""
+
+
+@pytest.mark.parametrize("path", ["../elsewhere/judge.gguf", "/etc/passwd", "~/judge.gguf"])
+def test_validate_reports_a_local_judge_that_leaves_the_suites_folder_as_the_run_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    suite = folder / "suite.yaml"
+    suite.write_text(LOCAL_JUDGE_SUITE.format(base_url="http://127.0.0.1:9/v1", path=path), encoding="utf-8")
+    capsys.readouterr()
+    assert run_cli("validate", suite) == 2
+    line = capsys.readouterr().err.strip()
+    assert len(line.splitlines()) == 1, line
+    assert f"{suite}:15:" in line and "scorers[1].judge.model: local judge model path" in line, line
+    assert "leaves the suite's folder" in line and "--allow-outside-paths" in line, line
+    with FakeOpenAIServer(server_for(fair)) as server:
+        suite.write_text(LOCAL_JUDGE_SUITE.format(base_url=server.base_url, path=path), encoding="utf-8")
+        assert run_cli("run", suite, "--out", tmp_path / "run") == 2
+        assert server.chat_requests == []  # refused before anything is sent
+    assert capsys.readouterr().err.strip().removeprefix("evalkit: error: ") == line  # the same line
+    assert not (tmp_path / "run").exists()
+    assert run_cli("validate", suite, "--allow-outside-paths") == 0  # allowed: the path is what the suite says
+
+
+def test_a_local_judge_inside_the_suites_folder_validates(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(LOCAL_JUDGE_SUITE.format(base_url="http://127.0.0.1:9/v1", path="models/j.gguf"),
+                     encoding="utf-8")
+    assert run_cli("validate", suite) == 0
+    suite.write_text(LOCAL_JUDGE_SUITE.format(base_url="http://127.0.0.1:9/v1", path="smollm2"), encoding="utf-8")
+    assert run_cli("validate", suite) == 0

@@ -18,7 +18,7 @@ from typing import Any
 
 from evalkit.cache import ResponseCache, response_keys
 from evalkit.config import apply_run_policy
-from evalkit.errors import ProviderError
+from evalkit.errors import ProviderError, SuiteError
 from evalkit.items import Item
 from evalkit.providers import Completion, Provider, Request, RetryPolicy, complete_with_retries, make_provider
 from evalkit.results import ScorerRecord
@@ -31,9 +31,34 @@ from evalkit.templating import TemplateError
 JUDGE = "judge"
 
 
+def confined_judge_models(suite: LoadedSuite) -> dict[str, str]:
+    """Each ``local:PATH`` judge model of the suite as a run may use it: resolved against the suite's folder,
+    and refused (``SuiteError`` at the scorer's ``judge.model``, the same line ``evalkit validate`` prints)
+    when it leaves that folder, unless the person running evalkit allowed it."""
+    from evalkit.providers._local import DEFAULT_MODEL, confine_model_name
+
+    folder = suite.path.parent
+    confined: dict[str, str] = {}
+    for i, scorer in enumerate(suite.spec.scorers):
+        name = scorer.options.get("model") if scorer.name == JUDGE else None
+        if not isinstance(name, str) or not name.strip().startswith("local:") or name.strip() in confined:
+            continue
+        name = name.strip()
+        where = suite.locate("scorers", i, JUDGE, "model")
+        resolved = confine_model_name(name, folder, True, where)  # resolved only: refused below, with a judge's remedy
+        target = name.removeprefix("local:").strip()
+        if target not in ("", DEFAULT_MODEL) and not suite.allow_outside_paths \
+                and not Path(resolved.removeprefix("local:")).is_relative_to(folder.resolve()):
+            raise SuiteError(f"local judge model path {target!r} leaves the suite's folder; put the model under "
+                             "the suite's folder or pass --allow-outside-paths to allow it", where)
+        confined[name] = resolved
+    return confined
+
+
 def judge_spec(suite: LoadedSuite, options: RunOptions, name: str, max_tokens: int) -> ModelSpec:
     """The judge model as the run may use it: the suite's model settings with the judge's name, greedy
     decoding, and the endpoint and key variable the person running evalkit chose."""
+    name = confined_judge_models(suite).get(name, name)
     base = suite.spec.model.model_copy(update={
         "name": name, "provider": None, "params": GenerationParams(temperature=0, max_tokens=max_tokens)})
     user = dataclasses.replace(options, model=None)  # --model names the model under test, not the judge
