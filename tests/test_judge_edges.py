@@ -3,14 +3,18 @@ of unparsable judge replies, and a confined ``local:`` judge reported by ``evalk
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, translator, write_suite
+from test_judge import SUITE as JUDGE_SUITE
+from test_judge import _answer_of, fair_judge, judge_says
+from test_judge import _results as _rows
 from test_pairwise import _runs, fair, server_for
 
-from evalkit.testing import FakeOpenAIServer
+from evalkit.testing import FakeOpenAIServer, last_user_message
 
 
 def _judge_bodies(server: FakeOpenAIServer) -> list[dict[str, Any]]:
@@ -128,3 +132,65 @@ def test_a_local_judge_inside_the_suites_folder_validates(tmp_path: Path) -> Non
     assert run_cli("validate", suite) == 0
     suite.write_text(LOCAL_JUDGE_SUITE.format(base_url="http://127.0.0.1:9/v1", path="smollm2"), encoding="utf-8")
     assert run_cli("validate", suite) == 0
+
+
+# --- 3. the tokens of an unparsable judge reply count in the judge's usage ---------------------------
+
+
+def _words_in(body: dict[str, Any]) -> int:  # the fake server's token count of a request (words)
+    return sum(len(str(m["content"]).split()) for m in body["messages"])
+
+
+GARBAGE = "This answer is quite good, truly."  # no verdict line: judge_unparsable
+
+
+def _garbage_for_guten_morgen(answer: str) -> str:
+    return GARBAGE if answer == "Guten Morgen" else fair_judge(answer)
+
+
+def test_an_unparsable_judge_reply_still_counts_its_tokens_in_summary_report_and_terminal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(judge_says(_garbage_for_guten_morgen)) as server:
+        suite = write_suite(tmp_path, server.base_url, JUDGE_SUITE)
+        assert run_cli("run", suite, "--out", tmp_path / "run", "--max-error-rate", "1") == 0
+        judged = _judge_bodies(server)
+    assert len(judged) == 6
+    expected_in = sum(_words_in(b) for b in judged)
+    expected_out = sum(len(_garbage_for_guten_morgen(_answer_of(b["messages"][-1]["content"])).split())
+                       for b in judged)
+    rows = _rows(tmp_path / "run")
+    bad = rows[("c1", "de")]
+    assert bad["error"]["kind"] == "judge_unparsable"
+    assert bad["details"]["judge_correctness"]["judge_usage"]["completion_tokens"] == len(GARBAGE.split())
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["judge_usage"] == [{
+        "label": "judge_correctness", "model": "judge-model", "calls": 6, "unparsable": 1,
+        "prompt_tokens": expected_in, "completion_tokens": expected_out, "cost": None}]
+    out = capsys.readouterr().out
+    assert f"judge tokens in {expected_in} out {expected_out}, cost unknown" in out, out
+    report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    line = f"6 calls (1 unparsable), tokens in {expected_in:,} out {expected_out:,}, cost unknown"
+    assert f"judge_correctness (judge-model): {line}" in report
+    assert run_cli("report", tmp_path / "run", "--format", "md") == 0
+    assert f"judge\\_correctness (judge-model): {line}" in capsys.readouterr().out
+
+
+def test_the_judges_cost_is_known_when_its_model_has_prices(tmp_path: Path) -> None:
+    """The model under test judging itself: the run's prices are the judge's (units: 1 per token in, 2 out)."""
+    def respond(request: dict[str, Any]) -> str:
+        text = last_user_message(request)
+        return _garbage_for_guten_morgen(_answer_of(text)) if "Answer to judge:" in text else translator(request)
+
+    with FakeOpenAIServer(respond) as server:
+        suite = write_suite(tmp_path, server.base_url, JUDGE_SUITE.replace("model: judge-model", "model: test-model"))
+        assert run_cli("run", suite, "--out", tmp_path / "run", "--max-error-rate", "1",
+                       "--price-in", "1000000", "--price-out", "2000000") == 0
+        judged = [r.body for r in server.chat_requests if r.body and "Answer to judge:" in last_user_message(r.body)]
+    expected_in = sum(_words_in(b) for b in judged)
+    expected_out = sum(len(_garbage_for_guten_morgen(_answer_of(b["messages"][-1]["content"])).split())
+                       for b in judged)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    (usage,) = summary["judge_usage"]
+    assert (usage["calls"], usage["unparsable"]) == (6, 1)
+    assert usage["cost"] == pytest.approx(expected_in + 2 * expected_out)
+    assert f"${expected_in + 2 * expected_out}" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")

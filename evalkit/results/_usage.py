@@ -142,8 +142,12 @@ def record_prices(run_dir: Path, prices: Prices) -> None:
     manifest = read_manifest(run_dir).model_copy(update={"prices": prices})
     write_json_atomic(run_dir / MANIFEST, manifest)
     if (run_dir / SUMMARY).exists():
-        cells = usage_cells(iter_results(run_dir / RESULTS), prices)
-        summary = read_summary(run_dir).model_copy(update={"usage": cells, "prices": prices})
+        from evalkit.results._judge_usage import JudgeUsageTally
+
+        judges = JudgeUsageTally(manifest.scorers)
+        cells = usage_cells(judges.watch(iter_results(run_dir / RESULTS)), prices)
+        summary = read_summary(run_dir).model_copy(update={"usage": cells, "prices": prices,
+                                                           "judge_usage": judges.result(prices)})
         write_json_atomic(run_dir / SUMMARY, summary)
 
 

@@ -159,17 +159,28 @@ def judge_details(outcome: JudgeOutcome) -> dict[str, Any]:
     return {**outcome.score.details, "judge_usage": outcome.usage}
 
 
+def failed_judge_details(outcome: JudgeOutcome) -> dict[str, Any]:
+    """What an item's result line records of a judge reply that gave no verdict: the tokens it used (an
+    unparsable reply was paid for), under the judge's label; nothing when no reply came."""
+    return {outcome.label: {"judge_usage": outcome.usage}} if outcome.usage else {}
+
+
 def quality_lines(out_dir: Path) -> list[str]:
     """Judge quality made visible, per judge scorer of a finished run: how many items it judged, how many
     replies could not be parsed, and where references exist its agreement with the reference-based scorers
     on the same items (pass/fail agreement with binary ones, Pearson r with continuous ones)."""
-    from evalkit.results import iter_results, read_manifest
+    from evalkit.results import iter_results, read_manifest, read_summary
+    from evalkit.results._judge_usage import judge_usage_cells
+    from evalkit.results._usage import format_money
 
     manifest = read_manifest(out_dir)
     judges = [r for r in manifest.scorers if r.name == JUDGE]
     if not judges:
         return []
     rows = list(iter_results(out_dir / "results.jsonl"))
+    summary = read_summary(out_dir)
+    # The judges' tokens and cost, unparsable replies included (a summary from before they were recorded: here).
+    spent = {c.label: c for c in summary.judge_usage or judge_usage_cells(judges, rows, manifest.prices)}
     others = [r for r in manifest.scorers if r.name != JUDGE and r.name in REFERENCE_SCORERS]
     lines = []
     for judge in judges:
@@ -177,12 +188,12 @@ def quality_lines(out_dir: Path) -> list[str]:
                      and r.error.message.startswith(f"judge {judge.label!r}"))
         judged = [r for r in rows if r.scores and r.scores.get(judge.label) is not None]
         asked = len(judged) + failed
-        usage = [(r.details or {}).get(judge.label, {}).get("judge_usage") or {} for r in judged]
-        tokens_in = sum(u.get("prompt_tokens") or 0 for u in usage)
-        tokens_out = sum(u.get("completion_tokens") or 0 for u in usage)
+        cell = spent.get(judge.label)
+        tokens_in, tokens_out = (cell.prompt_tokens, cell.completion_tokens) if cell else (0, 0)
+        cost = format_money(cell.cost if cell else None, manifest.prices)
         parts = [f"{judge.label}: {len(judged)} judged, {failed} unparsable"
                  + (f" ({100 * failed / asked:.0f}%)" if asked else "")
-                 + f", judge tokens in {tokens_in} out {tokens_out}"]
+                 + f", judge tokens in {tokens_in} out {tokens_out}, cost {cost}"]
         for other in others:
             both = [(float(j), float(o)) for r in judged if r.scores
                     and (j := r.scores.get(judge.label)) is not None and (o := r.scores.get(other.label)) is not None]
