@@ -194,3 +194,84 @@ def test_the_judges_cost_is_known_when_its_model_has_prices(tmp_path: Path) -> N
     assert (usage["calls"], usage["unparsable"]) == (6, 1)
     assert usage["cost"] == pytest.approx(expected_in + 2 * expected_out)
     assert f"${expected_in + 2 * expected_out}" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+
+
+# --- 2. --dry-run counts and estimates the judge calls ------------------------------------------------
+
+
+def _judge_estimate(suite: Path, languages: set[str], answers: dict[tuple[str, str], str] | None = None) -> int:
+    """The documented estimate of the judge's prompt tokens: its messages with the answer when it is known,
+    else with an empty answer plus the model's max_tokens (32 in this suite)."""
+    from evalkit.dryrun import estimate_prompt_tokens
+    from evalkit.items import Planner
+    from evalkit.scoring._judge import JudgeOptions, JudgeScorer
+    from evalkit.suite import load_suite
+
+    options = JudgeOptions(model="judge-model", rubric="correctness", scale="1-5")
+    total = 0
+    for item in Planner(load_suite(suite)).iter_items():
+        if item.language not in languages:
+            continue
+        answer = (answers or {}).get((item.case_id, item.language))
+        messages = JudgeScorer(options, item.target_language).messages(item.messages, answer or "", item.references)
+        total += estimate_prompt_tokens(messages) + (32 if answer is None else 0)
+    return total
+
+
+def _judge_line(printed: str) -> str:
+    return next(line for line in printed.splitlines() if line.startswith("judge judge_correctness"))
+
+
+def test_dry_run_counts_judge_calls_and_their_tokens_before_and_after_a_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(judge_says(fair_judge)) as server:
+        suite = write_suite(tmp_path, server.base_url, JUDGE_SUITE)
+        capsys.readouterr()
+        assert run_cli("run", suite, "--out", tmp_path / "new", "--dry-run") == 0
+        printed = capsys.readouterr().out
+        assert server.chat_requests == []
+        line = _judge_line(printed)
+        assert line.startswith(f"judge judge_correctness (judge-model at {server.base_url}): 6 items to judge, "
+                               "0 in the response cache, 6 judge calls to make, ~"
+                               f"{_judge_estimate(suite, {'de', 'zh'})} prompt tokens"), line
+        assert "estimated judge cost: unknown" in printed
+
+        # Half the plan answered and judged: those answers and verdicts are in the cache.
+        assert run_cli("run", suite, "--out", tmp_path / "de", "--languages", "de") == 0
+        answers = {(r["case_id"], r["language"]): r["output"] for r in _rows(tmp_path / "de").values()}
+        capsys.readouterr()
+        server.reset()
+        assert run_cli("run", suite, "--out", tmp_path / "new", "--dry-run") == 0
+        line = _judge_line(capsys.readouterr().out)
+        assert "6 items to judge, 3 in the response cache, 3 judge calls to make, " \
+               f"~{_judge_estimate(suite, {'zh'}, answers)} prompt tokens" in line, line
+
+        # After a full run every answer and every verdict is in the cache: no judge call left.
+        assert run_cli("run", suite, "--out", tmp_path / "all") == 0
+        capsys.readouterr()
+        assert run_cli("run", suite, "--out", tmp_path / "new", "--dry-run") == 0
+        line = _judge_line(capsys.readouterr().out)
+        assert "6 items to judge, 6 in the response cache, 0 judge calls to make, ~0 prompt tokens" in line, line
+        assert run_cli("run", suite, "--out", tmp_path / "all", "--dry-run") == 0  # a resume: nothing to judge
+        assert "0 items to judge, 0 in the response cache, 0 judge calls to make" in capsys.readouterr().out
+        assert server.count == 3 + 3  # since the reset: the full run's zh answers and verdicts, nothing else
+
+
+def test_dry_run_estimates_the_judges_cost_from_its_own_prices(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("prices:\n  test-model: {input: 1, output: 1}\n"
+                      "  judge-model: {input: 1000000, output: 2000000}\n", encoding="utf-8")
+    with FakeOpenAIServer(judge_says(fair_judge)) as server:
+        suite = write_suite(tmp_path, server.base_url, JUDGE_SUITE)
+        capsys.readouterr()
+        assert run_cli("run", suite, "--out", tmp_path / "new", "--dry-run", "--prices", prices) == 0
+        printed = capsys.readouterr().out
+        tokens = _judge_estimate(suite, {"de", "zh"})
+        # one unit per prompt token; replies at most 6 calls x 512 max_tokens x 2 units
+        assert f"estimated judge cost: ~${tokens}.00 for the prompts, at most ${6 * 512 * 2}.00 for the " \
+               "replies (512 max_tokens each)" in printed, printed
+        assert run_cli("run", suite, "--out", tmp_path / "new", "--dry-run", "--price-in", "1",
+                       "--price-out", "1") == 0  # prices for the model under test only
+        assert "estimated judge cost: unknown (no prices for judge-model" in capsys.readouterr().out
+        assert server.chat_requests == []

@@ -161,7 +161,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
     options = options_for(names[0], out_dir)
     prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir, prices_file)
     if dry_run:
-        return dry_run_command(loaded, options, prices)
+        return dry_run_command(loaded, options, prices, prices_file)
     outcome = run_and_record(loaded, options, prices)
     m = outcome.manifest
     if outcome.interrupted:

@@ -26,7 +26,7 @@ from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
 from evalkit.scoring._judge import JudgeOptions, JudgeOutcome, JudgeScorer
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.suite._schema import GenerationParams
-from evalkit.templating import TemplateError
+from evalkit.templating import Message, TemplateError
 
 JUDGE = "judge"
 
@@ -104,25 +104,29 @@ class Judges:
             self._slots[ident] = asyncio.Semaphore(max(1, min(cap, spec.concurrency)))
         return self._providers[ident], self._slots[ident]
 
+    def applicable(self, item: Item) -> list[tuple[str, JudgeScorer]]:
+        """The judges that judge ``item``'s answer, with their scorers (a rubric that needs references skips
+        items without them)."""
+        scorers = [(r.label, self.scorer(r.label, item.target_language)) for r in self.records]
+        return [(label, s) for label, s in scorers if not s.needs_references or item.references]
+
+    def request(self, label: str, scorer: JudgeScorer, item: Item, answer: str) -> tuple[tuple[Message, ...], str]:
+        """The judge's messages about ``answer`` to ``item`` and their response cache key (``TemplateError``:
+        the rubric cannot be rendered for this item)."""
+        messages = scorer.messages(item.messages, answer, item.references)
+        return messages, self._keys[label](messages, 0)
+
     async def judge(self, item: Item, answer: str, cache: ResponseCache | None) -> list[JudgeOutcome]:
-        """Each judge's outcome for one answered item (judges whose rubric needs references skip items
-        without them)."""
-        outcomes = []
-        for record in self.records:
-            scorer = self.scorer(record.label, item.target_language)
-            if scorer.needs_references and not item.references:
-                continue
-            outcomes.append(await self._one(record.label, scorer, item, answer, cache))
-        return outcomes
+        """Each judge's outcome for one answered item."""
+        return [await self._one(label, scorer, item, answer, cache) for label, scorer in self.applicable(item)]
 
     async def _one(self, label: str, scorer: JudgeScorer, item: Item, answer: str,
                    cache: ResponseCache | None) -> JudgeOutcome:
         spec = self.specs[label]
         try:
-            messages = scorer.messages(item.messages, answer, item.references)
+            messages, key = self.request(label, scorer, item, answer)
         except TemplateError as exc:  # e.g. a branch only some items take names an unknown variable
             return JudgeOutcome(label, error_kind="judge_error", error=f"judge {label!r}: {exc.message}"[:500])
-        key = self._keys[label](messages, 0)
         completion = cache.get(key) if cache is not None else None
         cached = completion is not None
         if completion is None:
