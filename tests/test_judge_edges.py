@@ -165,7 +165,7 @@ def test_an_unparsable_judge_reply_still_counts_its_tokens_in_summary_report_and
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert summary["judge_usage"] == [{
         "label": "judge_correctness", "model": "judge-model", "calls": 6, "unparsable": 1,
-        "prompt_tokens": expected_in, "completion_tokens": expected_out, "cost": None}]
+        "prompt_tokens": expected_in, "completion_tokens": expected_out, "cost": None, "prices": None}]
     out = capsys.readouterr().out
     assert f"judge tokens in {expected_in} out {expected_out}, cost unknown" in out, out
     report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
@@ -275,3 +275,24 @@ def test_dry_run_estimates_the_judges_cost_from_its_own_prices(tmp_path: Path,
                        "--price-out", "1") == 0  # prices for the model under test only
         assert "estimated judge cost: unknown (no prices for judge-model" in capsys.readouterr().out
         assert server.chat_requests == []
+
+
+def test_a_run_with_a_prices_file_costs_the_judge_at_its_own_prices(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("prices:\n  test-model: {input: 1, output: 1}\n"
+                      "  judge-model: {input: 1000000, output: 2000000, currency: EUR}\n", encoding="utf-8")
+    with FakeOpenAIServer(judge_says(_garbage_for_guten_morgen)) as server:
+        suite = write_suite(tmp_path, server.base_url, JUDGE_SUITE)
+        capsys.readouterr()
+        assert run_cli("run", suite, "--out", tmp_path / "run", "--max-error-rate", "1", "--prices", prices) == 0
+        judged = _judge_bodies(server)
+    expected = sum(_words_in(b) for b in judged) + 2 * sum(
+        len(_garbage_for_guten_morgen(_answer_of(b["messages"][-1]["content"])).split()) for b in judged)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    (usage,) = summary["judge_usage"]
+    assert usage["cost"] == pytest.approx(expected)
+    assert usage["prices"]["model"] == "judge-model" and usage["prices"]["currency"] == "EUR"
+    assert summary["prices"]["model"] == "test-model"  # the model's own prices, apart
+    assert f"cost EUR {expected}.00" in capsys.readouterr().out
+    assert f"cost EUR {expected}.00" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")

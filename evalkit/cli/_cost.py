@@ -59,15 +59,17 @@ def model_name(suite: LoadedSuite, options: RunOptions) -> str:
     return effective_model(suite.spec.model, options).name
 
 
-def record_prices(out_dir: Path, prices: Prices | None, write_report: bool) -> None:
-    """After the run: the prices into the manifest and the summary's costs, then the report."""
+def record_prices(out_dir: Path, prices: Prices | None, write_report: bool,
+                  judge_prices: dict[str, Prices] | None = None) -> None:
+    """After the run: the prices into the manifest and the summary's costs (the judges' at ``judge_prices``),
+    then the report."""
     from evalkit.results import MANIFEST
     from evalkit.results._usage import record_prices as record
     from evalkit.runner import write_default_report
 
     if prices is None or not (out_dir / MANIFEST).exists():
         return
-    record(out_dir, prices)
+    record(out_dir, prices, judge_prices)
     if write_report:
         write_default_report(out_dir)
 

@@ -187,7 +187,7 @@ def usage_table(summary: Summary) -> dict[str, Any] | None:
     total = format_money(sum(c.cost or 0.0 for c in summary.usage), p) if p else "unknown"
     from evalkit.results._judge_usage import judge_usage_line
 
-    judges = [judge_usage_line(j, p) for j in summary.judge_usage]  # the judges' own tokens, apart
+    judges = [judge_usage_line(j) for j in summary.judge_usage]  # the judges' own tokens, apart
     return {"rows": rows, "prices": prices, "total_cost": total, "judges": judges}
 
 

@@ -2,13 +2,13 @@
 
 A judge's tokens are on each result line it replied for, in ``details.<label>.judge_usage`` -- a reply
 without a verdict included (the item's error is ``judge_unparsable``, the tokens were used all the same).
-The cost needs prices for the judge model itself: the run's prices when they are for that model, else
-``None`` ("unknown", never 0).
+The cost needs prices for the judge model itself: its entry in the prices file of ``evalkit run --prices``, or
+the run's prices when they are for that model; else ``None`` ("unknown", never 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from evalkit.results._models import ItemResult, JudgeUsageCell, Prices, ScorerRecord
 from evalkit.results._usage import cost_of
@@ -40,19 +40,24 @@ class JudgeUsageTally:
             self.add(r)
             yield r
 
-    def result(self, prices: Prices | None) -> list[JudgeUsageCell]:
-        """The cells, each with its cost when ``prices`` are the judge model's."""
-        return [cell.model_copy(update={"cost": cost_of(prices, cell.prompt_tokens, cell.completion_tokens)
-                                        if prices is not None and prices.model == cell.model else None})
-                for cell in self.cells.values()]
+    def result(self, prices: Prices | None, judge_prices: Mapping[str, Prices] | None = None) -> list[JudgeUsageCell]:
+        """The cells, each with its cost at the judge model's prices: ``judge_prices`` (by model), or ``prices``
+        when they are that model's."""
+        out = []
+        for cell in self.cells.values():
+            own = (judge_prices or {}).get(cell.model) or (prices if prices is not None and prices.model == cell.model
+                                                           else None)
+            out.append(cell.model_copy(update={"prices": own, "cost": cost_of(own, cell.prompt_tokens,
+                                                                              cell.completion_tokens)}))
+        return out
 
 
-def judge_usage_line(cell: JudgeUsageCell, prices: Prices | None) -> str:
+def judge_usage_line(cell: JudgeUsageCell) -> str:
     """``judge_correctness (gpt-4o): 6 calls (1 unparsable), tokens in 1,404 out 72, cost unknown``."""
     from evalkit.results._usage import format_money
 
     return (f"{cell.label} ({cell.model}): {cell.calls} calls ({cell.unparsable} unparsable), tokens in "
-            f"{cell.prompt_tokens:,} out {cell.completion_tokens:,}, cost {format_money(cell.cost, prices)}")
+            f"{cell.prompt_tokens:,} out {cell.completion_tokens:,}, cost {format_money(cell.cost, cell.prices)}")
 
 
 def judge_usage_cells(scorers: Iterable[ScorerRecord], results: Iterable[ItemResult],

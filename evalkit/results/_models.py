@@ -229,6 +229,7 @@ class JudgeUsageCell(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None  # None: no prices for the judge model (never 0 for unknown)
+    prices: Prices | None = None  # the judge model's prices behind ``cost``
 
 
 class Summary(_Model):

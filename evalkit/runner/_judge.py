@@ -194,7 +194,7 @@ def quality_lines(out_dir: Path) -> list[str]:
         asked = len(judged) + failed
         cell = spent.get(judge.label)
         tokens_in, tokens_out = (cell.prompt_tokens, cell.completion_tokens) if cell else (0, 0)
-        cost = format_money(cell.cost if cell else None, manifest.prices)
+        cost = format_money(cell.cost, cell.prices) if cell else "unknown"
         parts = [f"{judge.label}: {len(judged)} judged, {failed} unparsable"
                  + (f" ({100 * failed / asked:.0f}%)" if asked else "")
                  + f", judge tokens in {tokens_in} out {tokens_out}, cost {cost}"]
