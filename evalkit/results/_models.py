@@ -224,7 +224,7 @@ class JudgeUsageCell(_Model):
 
     label: str
     model: str  # the judge model
-    calls: int = 0  # the judge's replies recorded on the result lines, unparsable ones included
+    calls: int = 0  # the judge's replies recorded on the result lines (cached or not), unparsable ones included
     unparsable: int = 0  # replies that held no verdict (their tokens count: they were paid for)
     prompt_tokens: int = 0
     completion_tokens: int = 0
