@@ -55,6 +55,8 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
             except MissingDependency as exc:
                 errors.append(SuiteError(f"{exc.message} (needed for {lang})", suite.locate("scorers", i)))
                 break
+    if not errors:  # the judges' options are valid: their models are known
+        errors.extend(_judge_model_errors(suite))
     if spec.gates is not None:
         from evalkit.gate._spec import parse_gates
 
@@ -82,6 +84,17 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
                 line = (loc.line or 0) + (exc.line or 1) - 1 if loc.line else None
                 errors.append(SuiteError(exc.message, Location(loc.file, line, loc.column, exc.field)))
     return errors
+
+
+def _judge_model_errors(suite: LoadedSuite) -> list[SuiteError]:
+    """A ``local:PATH`` judge model that leaves the suite's folder: the line the run would refuse it with."""
+    from evalkit.runner._judge import confined_judge_models
+
+    try:
+        confined_judge_models(suite)
+    except SuiteError as exc:
+        return [exc]
+    return []
 
 
 def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteError]:

@@ -77,7 +77,7 @@ def test_good_verdicts_are_normalised_scores_with_judge_tokens_apart_and_the_tar
         judged = _judge_requests(server)
     out = capsys.readouterr().out  # judge quality: parse rate, agreement with the reference-based metrics
     assert re.search(r"judge_correctness: 6 judged, 0 unparsable \(0%\), judge tokens in [1-9][0-9]* out "
-                     r"[1-9][0-9]*; agrees with exact_match on 100% of 6 "
+                     r"[1-9][0-9]*, cost unknown; agrees with exact_match on 100% of 6 "
                      r"items; Pearson r with chrf 1.00 \(6 items\)", out), out
     rows = _results(tmp_path / "run")
     assert rows[("c1", "de")]["scores"]["judge_correctness"] == 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,10 +59,15 @@ def _variants(value: str | None) -> tuple[str, str] | None:
 @click.option("--judge-base-url", help="The judge's endpoint (default: $EVALKIT_BASE_URL, the project config, "
               "the AI/ML API).")
 @click.option("--judge-api-key-env", metavar="VAR", help="The variable holding the judge endpoint's API key.")
+@click.option("--judge-max-tokens", type=click.IntRange(min=1), metavar="N",
+              help="The judge's max_tokens (default: 512).")
+@click.option("--judge-param", "judge_params", multiple=True, metavar="NAME=VALUE",
+              help="A judge request parameter, as run's --param (default: temperature=0); repeatable.")
 def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: str, variants_opt: str | None,
             force: bool, alpha: float, correction: str, resamples: int, seed: int, gate: bool,
             gates_file: Path | None, junit: Path | None, markdown: Path | None, json_path: Path | None,
-            judge: str | None = None, judge_base_url: str | None = None, judge_api_key_env: str | None = None) -> int:
+            judge: str | None = None, judge_base_url: str | None = None, judge_api_key_env: str | None = None,
+            judge_max_tokens: int | None = None, judge_params: tuple[str, ...] = ()) -> int:
     """Compare CAND_RUN (and any MORE_RUNS, each against BASE_RUN) item by item: per-language deltas with
     paired 95% CIs and adjusted p-values, and the items that regressed."""
     from evalkit.compare import compare_runs
@@ -80,7 +86,8 @@ def command(base_run: Path, cand_runs: tuple[Path, ...], out: Path | None, fmt: 
                        + safe_text("; ".join(comparison.incompatibilities)), err=True)
     # With --gate the verdicts are computed before the report is written, so the page shows them.
     results = _gate_results(base_run, comparisons, force, gates_file) if gate else None
-    pairwise = _pairwise(comparisons, judge, judge_base_url, judge_api_key_env, results)
+    pairwise = _pairwise(comparisons, _JudgeOptions(judge, judge_base_url, judge_api_key_env, judge_max_tokens,
+                                                    judge_params), results)
     if fmt == "md" and out is None:
         page = _with_pairwise(render_compare_report(comparisons, "md", results), comparisons, pairwise, "md")
         click.echo(safe_text(page))  # outputs and names are untrusted
@@ -111,17 +118,29 @@ def print_comparison(comparison: Comparison, more: Iterable[str] = ()) -> None:
         click.echo("  " + safe_text(line))
 
 
-def _pairwise(comparisons: list[Comparison], judge: str | None, base_url: str | None, api_key_env: str | None,
-              results: list[GateResult] | None) -> list[Pairwise]:
+@dataclass(frozen=True)
+class _JudgeOptions:
+    model: str | None
+    base_url: str | None
+    api_key_env: str | None
+    max_tokens: int | None
+    params: tuple[str, ...]
+
+
+def _pairwise(comparisons: list[Comparison], judge: _JudgeOptions, results: list[GateResult] | None) -> list[Pairwise]:
     """Each comparison judged pairwise (and, with --gate, its per-language check added to the gate)."""
-    if not judge:
-        if base_url or api_key_env:
-            raise UsageError("--judge-base-url and --judge-api-key-env need --judge MODEL")
+    if not judge.model:
+        if judge.base_url or judge.api_key_env or judge.max_tokens is not None or judge.params:
+            raise UsageError("--judge-base-url, --judge-api-key-env, --judge-max-tokens and --judge-param "
+                             "need --judge MODEL")
         return []
     from evalkit.cache import ResponseCache, default_cache_path
-    from evalkit.compare._pairwise import judge_comparison, pairwise_checks, user_judge_spec
+    from evalkit.cli._params import merge_params
+    from evalkit.compare._pairwise import default_judge_params, judge_comparison, pairwise_checks, user_judge_spec
 
-    spec = user_judge_spec(judge, base_url, api_key_env)
+    params = merge_params(default_judge_params().as_body(), judge.params, judge.max_tokens, "--judge-param",
+                          "--judge-max-tokens")
+    spec = user_judge_spec(judge.model, judge.base_url, judge.api_key_env, params=params)
     cache = ResponseCache(default_cache_path())
     try:
         judged = [judge_comparison(c, spec, cache) for c in comparisons]

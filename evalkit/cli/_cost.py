@@ -59,15 +59,17 @@ def model_name(suite: LoadedSuite, options: RunOptions) -> str:
     return effective_model(suite.spec.model, options).name
 
 
-def record_prices(out_dir: Path, prices: Prices | None, write_report: bool) -> None:
-    """After the run: the prices into the manifest and the summary's costs, then the report."""
+def record_prices(out_dir: Path, prices: Prices | None, write_report: bool,
+                  judge_prices: dict[str, Prices] | None = None) -> None:
+    """After the run: the prices into the manifest and the summary's costs (the judges' at ``judge_prices``),
+    then the report."""
     from evalkit.results import MANIFEST
     from evalkit.results._usage import record_prices as record
     from evalkit.runner import write_default_report
 
     if prices is None or not (out_dir / MANIFEST).exists():
         return
-    record(out_dir, prices)
+    record(out_dir, prices, judge_prices)
     if write_report:
         write_default_report(out_dir)
 
@@ -87,11 +89,28 @@ def print_usage(out_dir: Path) -> None:
                    f"per million tokens ({safe_text(p.model)})")
 
 
-def dry_run_command(suite: LoadedSuite, options: RunOptions, prices: Prices | None) -> int:
+def dry_run_command(suite: LoadedSuite, options: RunOptions, prices: Prices | None,
+                    prices_file: Path | None = None) -> int:
     from evalkit.dryrun import dry_run
 
-    print_dry_run(dry_run(suite, options, prices))
+    print_dry_run(dry_run(suite, options, prices, judge_prices(suite, prices_file)))
     return 0
+
+
+def judge_prices(suite: LoadedSuite, prices_file: Path | None) -> dict[str, Prices]:
+    """The prices file's entries for the suite's judge models (a judge without one: cost unknown)."""
+    from evalkit.errors import SuiteError
+    from evalkit.prices import load_prices
+
+    found: dict[str, Prices] = {}
+    judges = {str(s.options.get("model", "")).strip() for s in suite.spec.scorers if s.name == "judge"}
+    for model in sorted(judges) if prices_file is not None else ():
+        assert prices_file is not None
+        try:
+            found[model] = load_prices(prices_file, model)
+        except SuiteError:  # no entry for this model
+            continue
+    return found
 
 
 def print_dry_run(report: DryRun) -> None:
@@ -110,9 +129,11 @@ def print_dry_run(report: DryRun) -> None:
                "(per-script estimate, see docs/results-format.md)")
     if report.prices is None:
         click.echo("estimated cost: unknown (give --price-in and --price-out)")
-        return
-    cost = f"estimated cost: ~{format_money(report.est_input_cost, report.prices)} for the prompts"
-    if report.max_output_cost is not None:
-        cost += f", at most {format_money(report.max_output_cost, report.prices)} for the answers " \
-                f"({report.max_tokens} max_tokens each)"
-    click.echo(cost)
+    else:
+        cost = f"estimated cost: ~{format_money(report.est_input_cost, report.prices)} for the prompts"
+        if report.max_output_cost is not None:
+            cost += f", at most {format_money(report.max_output_cost, report.prices)} for the answers " \
+                    f"({report.max_tokens} max_tokens each)"
+        click.echo(cost)
+    for line in report.judge_lines():  # judge scorers: their own calls, tokens and cost
+        click.echo(safe_text(line))

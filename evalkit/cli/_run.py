@@ -161,8 +161,8 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
     options = options_for(names[0], out_dir)
     prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir, prices_file)
     if dry_run:
-        return dry_run_command(loaded, options, prices)
-    outcome = run_and_record(loaded, options, prices)
+        return dry_run_command(loaded, options, prices, prices_file)
+    outcome = run_and_record(loaded, options, prices, prices_file)
     m = outcome.manifest
     if outcome.interrupted:
         resume = shlex.join(m.argv) if m.argv else f"evalkit run {suite} --out {out_dir}"
@@ -184,19 +184,21 @@ def _with_provider(model: str | None, provider: str | None) -> str | None:
     return model
 
 
-def run_and_record(suite: LoadedSuite, options: RunOptions, prices: Prices | None) -> RunOutcome:
+def run_and_record(suite: LoadedSuite, options: RunOptions, prices: Prices | None,
+                   prices_file: Path | None = None) -> RunOutcome:
     """Run ``suite`` with ``options``, record ``prices`` (the report is written once they are), print the counts.
     ``RunAborted`` is raised again after the counts on disk: what was done and why items failed."""
-    from evalkit.cli._cost import record_prices
+    from evalkit.cli._cost import judge_prices, record_prices
     from evalkit.runner import run
 
     out_dir, write_report = options.out_dir, options.write_report
+    judges = judge_prices(suite, prices_file)  # the judge models' own prices, for the judges' cost
     options.write_report = write_report and prices is None  # written once the prices are recorded
     try:
         outcome = run(suite, options)
-        record_prices(out_dir, prices, write_report=write_report)
+        record_prices(out_dir, prices, write_report=write_report, judge_prices=judges)
     except RunAborted:
-        record_prices(out_dir, prices, write_report=write_report)
+        record_prices(out_dir, prices, write_report=write_report, judge_prices=judges)
         print_counts_on_disk(out_dir)  # before the abort message
         raise
     print_counts(outcome.manifest, out_dir)

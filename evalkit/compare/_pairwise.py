@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.cache import ResponseCache, response_keys
 from evalkit.compare._model import Comparison, ItemPair
@@ -103,6 +103,12 @@ class Pairwise:
     alpha: float
     languages: list[LanguagePairwise]
     verdicts: list[PairVerdict] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)  # the judge's request parameters (its cache key has them)
+
+    @property
+    def judge_label(self) -> str:
+        """The judge and its parameters: ``judge-model (max_tokens=512, temperature=0)``."""
+        return f"{self.judge} ({params_text(self.params)})" if self.params else self.judge
 
     @property
     def consistency(self) -> float | None:
@@ -110,7 +116,7 @@ class Pairwise:
         return sum(v.consistent for v in judged) / len(judged) if judged else None
 
     def lines(self) -> list[str]:
-        out = [f"pairwise judge {self.judge}: order-consistent {_pct(self.consistency)} of items, "
+        out = [f"pairwise judge {self.judge_label}: order-consistent {_pct(self.consistency)} of items, "
                f"{sum(x.unparsable for x in self.languages)} unparsable"]
         for x in self.languages:
             flag = " LOSES significantly" if x.loses_significantly(self.alpha) else ""
@@ -124,7 +130,12 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
-def summarise(verdicts: Sequence[PairVerdict], judge: str, alpha: float, order: Sequence[str]) -> Pairwise:
+def params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def summarise(verdicts: Sequence[PairVerdict], judge: str, alpha: float, order: Sequence[str],
+              params: dict[str, Any] | None = None) -> Pairwise:
     """Per-language win/tie/loss counts, intervals and Holm-corrected sign tests."""
     langs = sorted({v.language for v in verdicts}, key=lambda x: (order.index(x) if x in order else len(order), x))
     rows = []
@@ -138,14 +149,16 @@ def summarise(verdicts: Sequence[PairVerdict], judge: str, alpha: float, order: 
                                      sum(v.preference is None for v in mine), mcnemar_exact_p(wins, losses), ci=ci))
     adjusted = holm([r.p for r in rows]) if rows else []
     rows = [LanguagePairwise(**{**r.__dict__, "p_adjusted": p}) for r, p in zip(rows, adjusted, strict=True)]
-    return Pairwise(judge, alpha, rows, list(verdicts))
+    return Pairwise(judge, alpha, rows, list(verdicts), dict(params or {}))
 
 
 def user_judge_spec(name: str, base_url: str | None = None, api_key_env: str | None = None,
-                    max_tokens: int = 512) -> ModelSpec:
+                    max_tokens: int = 512, params: GenerationParams | None = None) -> ModelSpec:
     """The judge the person running ``compare`` named, at the endpoint and key variable they chose
-    (``--base-url``, ``$EVALKIT_BASE_URL``, the project config; the default endpoint needs its key)."""
-    params = GenerationParams(temperature=0, max_tokens=max_tokens)
+    (``--base-url``, ``$EVALKIT_BASE_URL``, the project config; the default endpoint needs its key), with
+    ``params`` (default: greedy decoding, ``max_tokens``)."""
+    if params is None:
+        params = default_judge_params(max_tokens)
     if name.startswith("local:"):
         return ModelSpec(name=name, params=params)
     chosen = user_endpoint(base_url=base_url, api_key_env=api_key_env)
@@ -154,6 +167,10 @@ def user_judge_spec(name: str, base_url: str | None = None, api_key_env: str | N
         raise RunAborted(f"no API key for the judge: the environment variable {key_env} is not set, and "
                          f"{DEFAULT_BASE_URL} needs one (set it, or pass --base-url for a keyless server)")
     return ModelSpec(name=name, base_url=url, api_key_env=key_env, params=params)
+
+
+def default_judge_params(max_tokens: int = 512) -> GenerationParams:
+    return GenerationParams(temperature=0, max_tokens=max_tokens)
 
 
 def _question(pair: ItemPair) -> str:
@@ -220,7 +237,7 @@ class PairwiseJudge:
             if self._provider is not None:
                 await self._provider.aclose()
                 self._provider = None
-        return summarise(verdicts, self.spec.name, comparison.alpha, comparison.base.manifest.languages)
+        return summarise(verdicts, self.spec.name, comparison.alpha, comparison.base.manifest.languages, self.params)
 
 
 def judge_comparison(comparison: Comparison, spec: ModelSpec, cache: ResponseCache | None) -> Pairwise:
@@ -228,7 +245,7 @@ def judge_comparison(comparison: Comparison, spec: ModelSpec, cache: ResponseCac
 
 
 def markdown(result: Pairwise) -> str:
-    rows = ["## Pairwise judge", "", f"Judge `{result.judge}`, both orders per item; order-consistent "
+    rows = ["## Pairwise judge", "", f"Judge `{result.judge_label}`, both orders per item; order-consistent "
             f"{_pct(result.consistency)}.", "",
             "| language | wins | ties (inconsistent) | losses | unparsable | candidate share [95% CI] | sign test p |",
             "|---|---|---|---|---|---|---|"]
@@ -253,8 +270,8 @@ def html_section(result: Pairwise, comparison: Comparison) -> str:
         f"<td>{esc(answers[v.key].base.output or '')}</td><td>{esc(answers[v.key].cand.output or '')}</td>"
         f"<td>{esc(v.preference or 'unparsable')}{'' if v.consistent or v.preference is None else ' (inconsistent)'}"
         f"</td></tr>" for v in result.verdicts)
-    return (f'<section id="pairwise"><h2>Pairwise judge</h2><p>Judge <code>{esc(result.judge)}</code>, both orders '
-            f"per item; order-consistent {_pct(result.consistency)}.</p><table><thead><tr><th>language</th>"
+    return (f'<section id="pairwise"><h2>Pairwise judge</h2><p>Judge <code>{esc(result.judge_label)}</code>, '
+            f"both orders per item; order-consistent {_pct(result.consistency)}.</p><table><thead><tr><th>language</th>"
             "<th>wins</th><th>ties (inconsistent)</th><th>losses</th><th>unparsable</th>"
             "<th>candidate share [95% CI]</th><th>sign test p</th></tr></thead><tbody>" + rows + "</tbody></table>"
             "<table><thead><tr><th>case</th><th>language</th><th>baseline</th><th>candidate</th><th>verdict</th>"

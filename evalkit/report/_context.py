@@ -185,7 +185,10 @@ def usage_table(summary: Summary) -> dict[str, Any] | None:
               f"{p.model}, from {p.source or 'the manifest'})" if p else "unknown (no prices given: "
               "evalkit run --price-in X --price-out Y)")
     total = format_money(sum(c.cost or 0.0 for c in summary.usage), p) if p else "unknown"
-    return {"rows": rows, "prices": prices, "total_cost": total}
+    from evalkit.results._judge_usage import judge_usage_line
+
+    judges = [judge_usage_line(j) for j in summary.judge_usage]  # the judges' own tokens, apart
+    return {"rows": rows, "prices": prices, "total_cost": total, "judges": judges}
 
 
 def wrong_language_table(manifest: RunManifest, results: list[ItemResult]) -> list[dict[str, Any]]:

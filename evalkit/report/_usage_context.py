@@ -95,4 +95,5 @@ def run_usage_markdown(usage: dict[str, Any] | None) -> list[str]:
     for u in usage["rows"]:
         lines.append(f"| {md(u['variant'])} | {md(u['language'])} | {u['prompt_mean']} / {u['completion_mean']} | "
                      f"{u['tax']} | {u['p50']} / {u['p95']} | {u['truncation']} | {u['cost']} |")
-    return [*lines, "", f"Prices: {md(usage['prices'])}.", ""]
+    judges = [f"Judge {md(j)} (apart from the model's usage above)." for j in usage.get("judges") or []]
+    return [*lines, "", f"Prices: {md(usage['prices'])}.", "", *(f"{j}\n" for j in judges)]

@@ -219,6 +219,19 @@ class UsageCell(_Model):
     token_tax_cases: int = 0  # (case, repeat) pairs behind ``token_tax``
 
 
+class JudgeUsageCell(_Model):
+    """A judge scorer's own tokens and cost, apart from the model's (see docs/scorers.md, "judge")."""
+
+    label: str
+    model: str  # the judge model
+    calls: int = 0  # the judge's replies recorded on the result lines (cached or not), unparsable ones included
+    unparsable: int = 0  # replies that held no verdict (their tokens count: they were paid for)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None  # None: no prices for the judge model (never 0 for unknown)
+    prices: Prices | None = None  # the judge model's prices behind ``cost``
+
+
 class Summary(_Model):
     format: Literal["evalkit.summary"] = "evalkit.summary"
     version: int = RESULTS_VERSION
@@ -230,4 +243,5 @@ class Summary(_Model):
     repeats: int = 1
     repeat_items: list[RepeatItem] = []  # only items that were unstable (passed in some repeats only)
     usage: list[UsageCell] = []  # per variant × language
+    judge_usage: list[JudgeUsageCell] = []  # per judge scorer
     prices: Prices | None = None  # copied from the manifest: the prices behind every cost

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from evalkit.results._judge_usage import JudgeUsageTally
 from evalkit.results._models import (
     Counts,
     ErrorCell,
@@ -176,7 +177,8 @@ def repeat_aggregates(variant: str, language: str, metric: str, case_ids: list[s
 def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
     book = ScorerBook(manifest.scorers)
     usage = UsageTally()
-    groups = group_results(usage.watch(results))
+    judges = JudgeUsageTally(manifest.scorers)
+    groups = group_results(usage.watch(judges.watch(results)))
     cells: list[MetricCell] = []
     errors: list[ErrorCell] = []
     wrong: dict[str, int] = defaultdict(int)
@@ -216,6 +218,7 @@ def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
         repeats=manifest.repeats,
         repeat_items=repeat_items,
         usage=usage.cells(manifest.prices),
+        judge_usage=judges.result(manifest.prices),
         prices=manifest.prices,
     )
 

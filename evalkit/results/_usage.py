@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,9 +126,10 @@ def usage_cells(results: Iterable[ItemResult], prices: Prices | None) -> list[Us
     return tally.cells(prices)
 
 
-def record_prices(run_dir: Path, prices: Prices) -> None:
+def record_prices(run_dir: Path, prices: Prices, judge_prices: Mapping[str, Prices] | None = None) -> None:
     """Write ``prices`` into a finished run's manifest and recompute the summary's usage (cost) from
-    ``results.jsonl``: the run itself records no prices, the CLI adds them once it is done."""
+    ``results.jsonl``: the run itself records no prices, the CLI adds them once it is done (``judge_prices``:
+    the judge models' own, by model, for the summary's ``judge_usage``)."""
     from evalkit.results._store import (
         MANIFEST,
         RESULTS,
@@ -142,8 +143,12 @@ def record_prices(run_dir: Path, prices: Prices) -> None:
     manifest = read_manifest(run_dir).model_copy(update={"prices": prices})
     write_json_atomic(run_dir / MANIFEST, manifest)
     if (run_dir / SUMMARY).exists():
-        cells = usage_cells(iter_results(run_dir / RESULTS), prices)
-        summary = read_summary(run_dir).model_copy(update={"usage": cells, "prices": prices})
+        from evalkit.results._judge_usage import JudgeUsageTally
+
+        judges = JudgeUsageTally(manifest.scorers)
+        cells = usage_cells(judges.watch(iter_results(run_dir / RESULTS)), prices)
+        summary = read_summary(run_dir).model_copy(update={"usage": cells, "prices": prices,
+                                                           "judge_usage": judges.result(prices, judge_prices)})
         write_json_atomic(run_dir / SUMMARY, summary)
 
 

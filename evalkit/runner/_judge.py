@@ -18,7 +18,7 @@ from typing import Any
 
 from evalkit.cache import ResponseCache, response_keys
 from evalkit.config import apply_run_policy
-from evalkit.errors import ProviderError
+from evalkit.errors import ProviderError, SuiteError
 from evalkit.items import Item
 from evalkit.providers import Completion, Provider, Request, RetryPolicy, complete_with_retries, make_provider
 from evalkit.results import ScorerRecord
@@ -26,14 +26,39 @@ from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
 from evalkit.scoring._judge import JudgeOptions, JudgeOutcome, JudgeScorer
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.suite._schema import GenerationParams
-from evalkit.templating import TemplateError
+from evalkit.templating import Message, TemplateError
 
 JUDGE = "judge"
+
+
+def confined_judge_models(suite: LoadedSuite) -> dict[str, str]:
+    """Each ``local:PATH`` judge model of the suite as a run may use it: resolved against the suite's folder,
+    and refused (``SuiteError`` at the scorer's ``judge.model``, the same line ``evalkit validate`` prints)
+    when it leaves that folder, unless the person running evalkit allowed it."""
+    from evalkit.providers._local import DEFAULT_MODEL, confine_model_name
+
+    folder = suite.path.parent
+    confined: dict[str, str] = {}
+    for i, scorer in enumerate(suite.spec.scorers):
+        name = scorer.options.get("model") if scorer.name == JUDGE else None
+        if not isinstance(name, str) or not name.strip().startswith("local:") or name.strip() in confined:
+            continue
+        name = name.strip()
+        where = suite.locate("scorers", i, JUDGE, "model")
+        resolved = confine_model_name(name, folder, True, where)  # resolved only: refused below, with a judge's remedy
+        target = name.removeprefix("local:").strip()
+        if target not in ("", DEFAULT_MODEL) and not suite.allow_outside_paths \
+                and not Path(resolved.removeprefix("local:")).is_relative_to(folder.resolve()):
+            raise SuiteError(f"local judge model path {target!r} leaves the suite's folder; put the model under "
+                             "the suite's folder or pass --allow-outside-paths to allow it", where)
+        confined[name] = resolved
+    return confined
 
 
 def judge_spec(suite: LoadedSuite, options: RunOptions, name: str, max_tokens: int) -> ModelSpec:
     """The judge model as the run may use it: the suite's model settings with the judge's name, greedy
     decoding, and the endpoint and key variable the person running evalkit chose."""
+    name = confined_judge_models(suite).get(name, name)
     base = suite.spec.model.model_copy(update={
         "name": name, "provider": None, "params": GenerationParams(temperature=0, max_tokens=max_tokens)})
     user = dataclasses.replace(options, model=None)  # --model names the model under test, not the judge
@@ -79,25 +104,29 @@ class Judges:
             self._slots[ident] = asyncio.Semaphore(max(1, min(cap, spec.concurrency)))
         return self._providers[ident], self._slots[ident]
 
+    def applicable(self, item: Item) -> list[tuple[str, JudgeScorer]]:
+        """The judges that judge ``item``'s answer, with their scorers (a rubric that needs references skips
+        items without them)."""
+        scorers = [(r.label, self.scorer(r.label, item.target_language)) for r in self.records]
+        return [(label, s) for label, s in scorers if not s.needs_references or item.references]
+
+    def request(self, label: str, scorer: JudgeScorer, item: Item, answer: str) -> tuple[tuple[Message, ...], str]:
+        """The judge's messages about ``answer`` to ``item`` and their response cache key (``TemplateError``:
+        the rubric cannot be rendered for this item)."""
+        messages = scorer.messages(item.messages, answer, item.references)
+        return messages, self._keys[label](messages, 0)
+
     async def judge(self, item: Item, answer: str, cache: ResponseCache | None) -> list[JudgeOutcome]:
-        """Each judge's outcome for one answered item (judges whose rubric needs references skip items
-        without them)."""
-        outcomes = []
-        for record in self.records:
-            scorer = self.scorer(record.label, item.target_language)
-            if scorer.needs_references and not item.references:
-                continue
-            outcomes.append(await self._one(record.label, scorer, item, answer, cache))
-        return outcomes
+        """Each judge's outcome for one answered item."""
+        return [await self._one(label, scorer, item, answer, cache) for label, scorer in self.applicable(item)]
 
     async def _one(self, label: str, scorer: JudgeScorer, item: Item, answer: str,
                    cache: ResponseCache | None) -> JudgeOutcome:
         spec = self.specs[label]
         try:
-            messages = scorer.messages(item.messages, answer, item.references)
+            messages, key = self.request(label, scorer, item, answer)
         except TemplateError as exc:  # e.g. a branch only some items take names an unknown variable
             return JudgeOutcome(label, error_kind="judge_error", error=f"judge {label!r}: {exc.message}"[:500])
-        key = self._keys[label](messages, 0)
         completion = cache.get(key) if cache is not None else None
         cached = completion is not None
         if completion is None:
@@ -134,17 +163,28 @@ def judge_details(outcome: JudgeOutcome) -> dict[str, Any]:
     return {**outcome.score.details, "judge_usage": outcome.usage}
 
 
+def failed_judge_details(outcome: JudgeOutcome) -> dict[str, Any]:
+    """What an item's result line records of a judge reply that gave no verdict: the tokens it used (an
+    unparsable reply was paid for), under the judge's label; nothing when no reply came."""
+    return {outcome.label: {"judge_usage": outcome.usage}} if outcome.usage else {}
+
+
 def quality_lines(out_dir: Path) -> list[str]:
     """Judge quality made visible, per judge scorer of a finished run: how many items it judged, how many
     replies could not be parsed, and where references exist its agreement with the reference-based scorers
     on the same items (pass/fail agreement with binary ones, Pearson r with continuous ones)."""
-    from evalkit.results import iter_results, read_manifest
+    from evalkit.results import iter_results, read_manifest, read_summary
+    from evalkit.results._judge_usage import judge_usage_cells
+    from evalkit.results._usage import format_money
 
     manifest = read_manifest(out_dir)
     judges = [r for r in manifest.scorers if r.name == JUDGE]
     if not judges:
         return []
     rows = list(iter_results(out_dir / "results.jsonl"))
+    summary = read_summary(out_dir)
+    # The judges' tokens and cost, unparsable replies included (a summary from before they were recorded: here).
+    spent = {c.label: c for c in summary.judge_usage or judge_usage_cells(judges, rows, manifest.prices)}
     others = [r for r in manifest.scorers if r.name != JUDGE and r.name in REFERENCE_SCORERS]
     lines = []
     for judge in judges:
@@ -152,12 +192,12 @@ def quality_lines(out_dir: Path) -> list[str]:
                      and r.error.message.startswith(f"judge {judge.label!r}"))
         judged = [r for r in rows if r.scores and r.scores.get(judge.label) is not None]
         asked = len(judged) + failed
-        usage = [(r.details or {}).get(judge.label, {}).get("judge_usage") or {} for r in judged]
-        tokens_in = sum(u.get("prompt_tokens") or 0 for u in usage)
-        tokens_out = sum(u.get("completion_tokens") or 0 for u in usage)
+        cell = spent.get(judge.label)
+        tokens_in, tokens_out = (cell.prompt_tokens, cell.completion_tokens) if cell else (0, 0)
+        cost = format_money(cell.cost, cell.prices) if cell else "unknown"
         parts = [f"{judge.label}: {len(judged)} judged, {failed} unparsable"
                  + (f" ({100 * failed / asked:.0f}%)" if asked else "")
-                 + f", judge tokens in {tokens_in} out {tokens_out}"]
+                 + f", judge tokens in {tokens_in} out {tokens_out}, cost {cost}"]
         for other in others:
             both = [(float(j), float(o)) for r in judged if r.scores
                     and (j := r.scores.get(judge.label)) is not None and (o := r.scores.get(other.label)) is not None]

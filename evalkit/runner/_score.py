@@ -16,7 +16,7 @@ from evalkit.errors import ProviderError
 from evalkit.items import Item
 from evalkit.providers import Completion
 from evalkit.results import ErrorInfo, ItemResult, ScorerRecord, UsageInfo, sacrebleu_version
-from evalkit.runner._judge import JUDGE, Judges, judge_details
+from evalkit.runner._judge import JUDGE, Judges, failed_judge_details, judge_details
 from evalkit.scoring._pool import SCORER_ERROR, ItemScorer, default_workers
 
 Scores = tuple[dict[str, float | None], dict[str, list[float]], dict[str, dict[str, Any]]]
@@ -115,7 +115,8 @@ class ItemScoring:
             for outcome in await self.judges.judge(item, text, cache):
                 if outcome.score is None:  # never cached (the judge's reply is: a fixed parser reads it again)
                     failed = {"kind": outcome.error_kind, "message": outcome.error}
-                    return scored.scores, scored.stats, {**scored.details, SCORER_ERROR: failed}
+                    return scored.scores, scored.stats, {**scored.details, **failed_judge_details(outcome),
+                                                         SCORER_ERROR: failed}
                 scored.scores[outcome.label] = outcome.score.value
                 if outcome.score.stats is not None:
                     scored.stats[outcome.label] = outcome.score.stats
