@@ -14,6 +14,7 @@
 
     ProviderError                     one request failed (recorded per item, never raised to users)
     ├── RateLimited                   429, honours Retry-After
+    ├── QuotaExceeded                 429 about quota or billing: never retried
     ├── ServerError                   5xx / 408 / 409: transient
     ├── TransportError                refused, dropped, timed out: transient
     ├── BadResponse                   200 with a body that is not a chat completion
@@ -136,6 +137,14 @@ class ProviderError(Exception):
 class RateLimited(ProviderError):
     kind = "rate_limited"
     retryable = True
+
+
+class QuotaExceeded(ProviderError):
+    """A 429 about quota or billing (``insufficient_quota``, ``credit_balance_exhausted``...), not about the rate:
+    waiting does not help, so it is never retried and costs the rate limiter nothing."""
+
+    kind = "quota_exceeded"
+    retryable = False
 
 
 class ServerError(ProviderError):

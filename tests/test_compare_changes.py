@@ -175,10 +175,24 @@ def test_old_runs_without_templates_do_not_crash(tmp_path: Path, changed: tuple[
     assert NOT_RECORDED in text.lower() and "```diff" not in text
 
 
-def test_demo_runs_without_templates(tmp_path: Path) -> None:
+def test_demo_runs_record_their_templates_as_a_real_run_does(tmp_path: Path) -> None:
+    # The demo (make demo's report pages, screenshots) records its prompt templates in the manifest, so its
+    # comparison shows what changed: the candidate's 'polite' system prompt, as a template diff at the top and
+    # in the rendered messages of the items.
     base, cand = demo_runs(tmp_path)
+    assert set(read_manifest(base).prompts or {}) == set(read_manifest(cand).prompts or {}) == {"plain", "polite"}
     text = render_compare_report([compare_runs(base, cand, n_resamples=100)])
-    assert NOT_RECORDED in parse(text).find("div", id="cand1-changes").words
+    box = parse(text).find("div", id="cand1-changes")
+    assert NOT_RECORDED not in box.words
+    polite = box.find("details", **{"data-variant": "polite"})
+    assert [d.attrs["data-variant"] for d in box.find_all("details")] == ["polite"]  # only what changed
+    assert "Answer with the translation only." in _lines(polite, "dl-ins")
+    assert "You are a translator." in _lines(polite, "dl-del")
+    # The templates are the ones the items were rendered from.
+    items = {json.loads(line)["item_id"]: json.loads(line) for line in
+             (cand / "results.jsonl").read_text(encoding="utf-8").splitlines()}
+    polite_item = next(r for r in items.values() if r["variant"] == "polite")
+    assert polite_item["messages"][0] == {"role": "system", "content": read_manifest(cand).prompts["polite"].system}
     # The demo's candidate is another model: the model row says so.
     rows = parse(text).find("table", id="cand1-settings").find_all("tr")
     assert any(r.find("th").words == "Model" for r in rows[1:])

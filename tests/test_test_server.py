@@ -338,6 +338,7 @@ def test_every_fault_kind_is_tested() -> None:
     # Hostile bodies (oversized, gzip bomb, endless, nested too deeply): tests/test_bounded_responses.py
     tested |= {"huge-body", "gzip-bomb", "endless-body", "deep-json", "deep-json-400", "deep-json-429",
                "deep-json-500"}
+    tested |= {"429-quota", "429-billing"}  # tests/test_quota.py
     assert tested == FAULT_KINDS
 
 

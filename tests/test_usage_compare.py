@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -236,9 +237,10 @@ def test_repeats_of_a_case_are_one_unit_of_the_usage_bootstrap(tmp_path: Path) -
     comparison = compare_runs(tmp_path / "base", tmp_path / "cand")
     by = {d.measure: d for d in usage_deltas(comparison)}
     assert by["tokens"].n == 4 and by["tokens"].delta == 4.0  # 4 cases, not 12 requests
-    assert by["latency_p95_ms"].n == 12  # percentiles are over the requests
+    assert by["latency_p95_ms"].n == 4  # percentiles too: over cases, each the mean of its repeats
     flat = {d.measure: d for d in usage_deltas(comparison, aggregate_repeats=False)}
     assert flat["tokens"].n == 12 and flat["tokens"].delta == 4.0
+    assert flat["latency_p95_ms"].n == 12
 
 
 def test_usage_checks_with_too_few_items_say_so(runs: tuple[Path, Path, Path], tmp_path: Path) -> None:
@@ -271,3 +273,41 @@ def test_usage_deltas_are_computed_once_per_comparison(runs: tuple[Path, Path, P
         assert usage_deltas(comparison) == first == usage_deltas(compare_runs(base, cand))
         assert compute.call_count == 2  # once for this comparison, once for the fresh one
         assert usage_deltas(comparison, aggregate_repeats=False) is not None and compute.call_count == 3
+
+
+def _set_latencies(run: Path, latency: Any) -> None:
+    """Rewrite each result line's ``latency_ms`` and ``cached`` as ``latency(case_id, repeat)`` says: (ms, cached)."""
+    path = run / "results.jsonl"
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        data = json.loads(raw)
+        data["latency_ms"], data["cached"] = latency(data["case_id"], data["repeat"])
+        lines.append(json.dumps(data, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_latency_percentiles_are_over_cases_not_requests(tmp_path: Path) -> None:
+    # 4 cases × 3 repeats. In the candidate, c1 is slow (1,000 ms) on all three repeats and c2..c4 are timed on
+    # one repeat each (the others answered from the cache): over requests c1 would weigh three times as much
+    # (p50 of 100, 100, 100, 1000, 1000, 1000 = 550 ms); over cases, as the other paired statistics, it is one
+    # case of four (p50 of 1000, 100, 100, 100 = 100 ms).
+    with FakeOpenAIServer(responder) as a:
+        suite = write_suite(tmp_path, a.base_url, USAGE_SUITE)
+        common = ("--no-report", "--no-cache", "--repeat", "3", "--languages", "de")
+        assert run_cli("run", suite, "--out", tmp_path / "base", *common) == 0
+        assert run_cli("run", suite, "--out", tmp_path / "cand", *common) == 0
+    _set_latencies(tmp_path / "base", lambda case, repeat: (100.0, False))
+    _set_latencies(tmp_path / "cand", lambda case, repeat: (1000.0, False) if case == "c1"
+                   else (100.0, repeat > 0))
+    comparison = compare_runs(tmp_path / "base", tmp_path / "cand")
+    by = {d.measure: d for d in usage_deltas(comparison)}
+    p50, p95 = by["latency_p50_ms"], by["latency_p95_ms"]
+    assert (p50.n, p95.n) == (4, 4)  # cases timed in both runs, as the means count them
+    assert (p50.base, p50.cand, p50.delta) == (100.0, 100.0, 0.0)
+    assert p95.cand == pytest.approx(100 + 0.85 * 900)  # linear interpolation over the 4 case means
+    assert p50.ci_low <= 0.0 <= p50.ci_high
+    # The reports say which unit it is.
+    from evalkit.report import render_compare_report
+
+    assert "latency percentiles over the cases" in render_compare_report([comparison], "html")
+    assert "(per case, latency percentiles included;" in render_compare_report([comparison], "md")

@@ -84,11 +84,29 @@ def _main(argv: list[str]) -> int:
     except OSError as exc:  # a file or folder evalkit cannot use: bad input (2) or could not complete (3)
         return fail(os_error(exc, argv))
     except Exception as exc:  # a bug in evalkit: one line, no traceback unless asked for
+        if _caused_by_interrupt(exc):  # a KeyboardInterrupt that Python wrapped (3.11: one raised in __set_name__)
+            click.echo("evalkit: interrupted", err=True)
+            return 130
         if os.environ.get("EVALKIT_DEBUG"):
             raise
         return internal_error(exc)
     return int(result or 0)
 
 
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def entry() -> None:
-    sys.exit(main())
+    """The console script of installs made before ``evalkit.__main__:entry`` (which handles SIGTERM before the CLI's
+    imports, not after them as this one can)."""
+    from evalkit.__main__ import entry as early_entry
+
+    early_entry()

@@ -4,6 +4,9 @@
 Mean measures (tokens per item, cost per item, truncation rate) use :func:`evalkit.stats.paired_bootstraps`
 over the per-item values; latency percentiles resample the same pairs and take the percentile of each
 resample.  Latency leaves out pairs answered from the response cache in either run (no timing of that run).
+The unit is the same for every measure: with repeats aggregated (the default) a case is one unit, its value
+the mean over its repeats (latency: over its repeats timed in both runs), so a case timed on three repeats
+does not weigh three times as much as one timed once in the latency percentiles.
 Cost needs the prices of both runs (each run at its own prices); without them there is no cost delta.
 Every measure is "lower is better"; ``delta = cand - base``.
 """
@@ -94,8 +97,9 @@ def _clustered(values: list[tuple[str, float, float]], aggregate: bool) -> list[
 def usage_deltas(comparison: Comparison, *, aggregate_repeats: bool = True) -> list[UsageDelta]:
     """The usage deltas of ``comparison`` (its item pairs, resamples and seed), per (variant, language).
 
-    With ``aggregate_repeats`` (and ``--repeat N``) the repeats of a case are one unit of the bootstrap
-    for the mean measures, as in the metric comparison; latency percentiles are over requests."""
+    With ``aggregate_repeats`` (and ``--repeat N``) the repeats of a case are one unit of the bootstrap, as in
+    the metric comparison: for the mean measures and for the latency percentiles, which are then percentiles
+    over cases (each case's mean latency over its repeats timed in both runs), not over requests."""
     cached = comparison.usage_cache.get(aggregate_repeats)
     if cached is None:
         cached = comparison.usage_cache[aggregate_repeats] = _usage_deltas(comparison, aggregate_repeats)
@@ -127,7 +131,9 @@ def _usage_deltas(comparison: Comparison, aggregate_repeats: bool) -> list[Usage
             inputs.append(PairedInput(mean_stats([b for b, _ in values]), mean_stats([c for _, c in values]),
                                       mean_score_fn(scale), measure, higher_is_better=False, language=language))
             where.append((variant, language, measure))
-        timed = [(b, c) for p in pairs if (b := _latency(p.base)) is not None and (c := _latency(p.cand)) is not None]
+        timed = _clustered([(p.case_id, b, c) for p in pairs
+                            if (b := _latency(p.base)) is not None and (c := _latency(p.cand)) is not None],
+                           aggregate_repeats)
         for measure, q in LATENCY_MEASURES.items():
             if timed:
                 out.append(_percentile_delta(variant, language, measure, timed, q, comparison))

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
 
@@ -23,6 +23,7 @@ from evalkit.errors import (
     BadResponse,
     ClientError,
     ProviderError,
+    QuotaExceeded,
     RateLimited,
     ServerError,
     TransportError,
@@ -39,6 +40,49 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+#: Error ``code``/``type`` values that say a 429 is about quota or billing, not the rate: OpenAI sends type
+#: ``insufficient_quota`` with code ``insufficient_quota`` (or null, or one of the billing codes). Waiting does not
+#: help; only credit, a higher limit or the next billing period does.
+QUOTA_CODES = frozenset({
+    "insufficient_quota", "credit_balance_exhausted", "organization_spend_limit_exceeded",
+    "project_spend_limit_exceeded", "organization_usage_limit_exceeded", "billing_hard_limit_reached",
+    "billing_not_active",
+})
+#: Codes of a rate limit: they win over a quota ``type`` next to them.
+RATE_CODES = frozenset({"rate_limit_exceeded", "slow_down"})
+_WINDOW_HEADERS = ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens")
+
+
+def _error_fields(raw: bytes) -> tuple[str | None, str | None]:
+    """(``error.type``, ``error.code``) of an OpenAI-style error body; None where absent or not a string."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, None
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None, None
+    type_, code = err.get("type"), err.get("code")
+    return (type_ if isinstance(type_, str) else None), (code if isinstance(code, str) else None)
+
+
+def is_quota_refusal(headers: Mapping[str, str], raw: bytes) -> bool:
+    """Whether a 429 (its headers, with lower-case names, and body) is about quota or billing, not the rate.
+
+    Only a body that says so: its ``code`` is one of :data:`QUOTA_CODES`, or its ``type`` is and its code is not
+    a rate limit's. A spent window (``x-ratelimit-remaining-requests`` or ``-tokens`` at 0) makes it a rate limit
+    unless the code names a billing state outright (Azure OpenAI has answered per-minute saturation with type
+    ``insufficient_quota``). A bare 429, or the AI/ML API's free-tier 429, is a rate limit."""
+    type_, code = _error_fields(raw)
+    if code in RATE_CODES:
+        return False
+    if code in QUOTA_CODES and code != "insufficient_quota":
+        return True
+    if code not in QUOTA_CODES and type_ not in QUOTA_CODES:
+        return False
+    return not any((headers.get(h) or "").strip() == "0" for h in _WINDOW_HEADERS)
 
 
 def _error_text(status: int, raw: bytes, clip: Callable[[str, int], str]) -> str:
@@ -140,6 +184,13 @@ class OpenAIProvider:
         if status < 400:
             return
         text = f"HTTP {status}: {_error_text(status, raw, self._redact.clip)}"
+        if status == 429 and is_quota_refusal(headers, raw):
+            type_, code = _error_fields(raw)
+            said = _error_text(status, raw, self._redact.clip).rstrip(". ")
+            raise QuotaExceeded(
+                f"HTTP 429: quota or billing limit reached ({code or type_}) at {self.base_url}: {said}; add credit "
+                "or raise the limit with the provider, then run the same command again (retrying does not help)",
+                status)
         if status == 429:
             # Retry-After first; OpenAI-style servers may send only x-ratelimit-reset-requests.
             wait = parse_retry_after(headers.get("retry-after"))

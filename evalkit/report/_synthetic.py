@@ -3,14 +3,15 @@
 For report tests, screenshots and the 20,000-item benchmark: no server, no model, but the same
 files (``manifest.json``, ``results.jsonl``, ``summary.json``) a real run writes, with real sacrebleu
 statistics and signatures. The ``language`` check is recorded from the given ``detected`` code
-instead of running the detector.
+instead of running the detector. The prompt templates the items were rendered from are recorded in the
+manifest when given (``write_run(prompts=...)``), as a real run records its suite's; the demo does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from evalkit.results import (
     ErrorInfo,
     ItemResult,
     ModelRecord,
+    PromptRecord,
     RunManifest,
     ScorerBook,
     ScorerRecord,
@@ -53,6 +55,7 @@ class SyntheticItem:
     detected: str | None = None  # the detected language (default: the target language)
     error_kind: str = "server_error"
     repeat: int = 0
+    system: str | None = "You are a translator."  # the rendered system message (None: no system message)
 
 
 def item_id(item: SyntheticItem) -> str:
@@ -64,7 +67,8 @@ def _result(item: SyntheticItem, records: list[ScorerRecord], book: ScorerBook) 
     result = ItemResult(
         item_id=item_id(item), case_id=item.case_id, language=item.language, variant=item.variant,
         repeat=item.repeat, target_language=item.language,
-        messages=[{"role": "system", "content": "You are a translator."}, {"role": "user", "content": item.prompt}],
+        messages=[*([{"role": "system", "content": item.system}] if item.system is not None else []),
+                  {"role": "user", "content": item.prompt}],
         references=[item.reference], latency_ms=120.0,
     )
     if item.output is None:
@@ -92,8 +96,11 @@ def _result(item: SyntheticItem, records: list[ScorerRecord], book: ScorerBook) 
 
 def write_run(run_dir: Path, items: Iterable[SyntheticItem], *, model: str = "model-a",
               suite_name: str = "synthetic", scorers: Sequence[tuple[str, dict[str, Any]]] = DEFAULT_SCORERS,
-              started_at: str = "2026-01-15T09:30:00+00:00", base_url: str = "http://127.0.0.1:8000/v1") -> Path:
-    """Write a complete run directory for ``items`` (scored with the real scorers) and return it."""
+              started_at: str = "2026-01-15T09:30:00+00:00", base_url: str = "http://127.0.0.1:8000/v1",
+              prompts: Mapping[str, PromptRecord] | None = None) -> Path:
+    """Write a complete run directory for ``items`` (scored with the real scorers) and return it. ``prompts``: the
+    templates of each variant, recorded in the manifest as a run records its suite's (None: not recorded, as in
+    a run written before evalkit recorded them)."""
     items = list(items)
     run_dir.mkdir(parents=True, exist_ok=True)
     languages = list(dict.fromkeys(i.language for i in items))
@@ -112,6 +119,7 @@ def write_run(run_dir: Path, items: Iterable[SyntheticItem], *, model: str = "mo
         languages=languages, variants=variants, repeats=1 + max((i.repeat for i in items), default=0),
         scorers=records, started_at=started_at, finished_at=started_at, status="complete",
         counts=Counts(planned=len(results)),
+        prompts={v: prompts[v] for v in variants if v in prompts} if prompts is not None else None,
     )
     manifest, summary = summarize_run(manifest, results)
     write_json_atomic(run_dir / MANIFEST, manifest)
@@ -177,15 +185,29 @@ def _cases(lang: str) -> list[tuple[str, str, str]]:
     return out
 
 
+_USER = {"plain": "Translate into {{ language.name }}: {{ source }}",
+         "polite": "Please translate the following text into {{ language.name }}: {{ source }}"}
+_SYSTEM = "You are a translator."
+_CAND_POLITE_SYSTEM = "You are a careful translator.\nAnswer with the translation only."
+
+
+def demo_prompts(candidate: bool) -> dict[str, PromptRecord]:
+    """The demo's templates: the candidate changed the 'polite' variant's system prompt."""
+    return {"plain": PromptRecord(user=_USER["plain"], system=_SYSTEM),
+            "polite": PromptRecord(user=_USER["polite"], system=_CAND_POLITE_SYSTEM if candidate else _SYSTEM)}
+
+
 def demo_items(candidate: bool) -> list[SyntheticItem]:
-    """288 items (24 cases × 6 languages × 2 prompt variants). The candidate is worse in Thai, answers some
-    Hindi prompts in English, better in German, fails one request, and returns an XSS payload for one item."""
+    """288 items (24 cases × 6 languages × 2 prompt variants), rendered from :func:`demo_prompts`. The candidate
+    is worse in Thai, answers some Hindi prompts in English, better in German, fails one request, and returns an
+    XSS payload for one item."""
+    prompts = demo_prompts(candidate)
     items = []
     for li, lang in enumerate(_REFS):
         for ci, (case, source, ref) in enumerate(_cases(lang)):
             for variant in ("plain", "polite"):
-                prompt = (f"Translate into {_NAMES[lang]}: {source}" if variant == "plain"
-                          else f"Please translate the following text into {_NAMES[lang]}: {source}")
+                prompt = prompts[variant].user.replace("{{ language.name }}", _NAMES[lang]).replace("{{ source }}",
+                                                                                                      source)
                 out: str | None = ref
                 detected = None
                 k = li * 31 + ci * 7 + (variant == "polite")
@@ -200,14 +222,15 @@ def demo_items(candidate: bool) -> list[SyntheticItem]:
                         out = None
                 elif k % 5 == 3 or lang == "de":
                     out = _degrade(ref, lang, k)
-                items.append(SyntheticItem(case, lang, variant, prompt, ref, out, detected))
+                items.append(SyntheticItem(case, lang, variant, prompt, ref, out, detected,
+                                           system=prompts[variant].system))
     return items
 
 
 def demo_runs(root: Path) -> tuple[Path, Path]:
     """Write ``root/base`` and ``root/cand`` (the demo above) and return both directories."""
     base = write_run(root / "base", demo_items(False), model="llama-3.2-3b-instruct", suite_name="demo-translate",
-                     started_at="2026-01-15T09:30:00+00:00")
+                     started_at="2026-01-15T09:30:00+00:00", prompts=demo_prompts(False))
     cand = write_run(root / "cand", demo_items(True), model="llama-3.2-3b-instruct-q4",
-                     suite_name="demo-translate", started_at="2026-01-16T14:05:00+00:00")
+                     suite_name="demo-translate", started_at="2026-01-16T14:05:00+00:00", prompts=demo_prompts(True))
     return base, cand

@@ -73,7 +73,8 @@ def usage_markdown(rows: list[dict[str, Any]], *, measures: tuple[str, ...] = (
     if not rows:
         return []
     several = any(r["show_variant"] for r in rows)
-    lines = ["**Cost, tokens, latency and truncation** (paired 95% intervals)", "",
+    lines = ["**Cost, tokens, latency and truncation** (per case, latency percentiles included; paired 95% "
+             "intervals)", "",
              "| language | " + ("variant | " if several else "") + "measure | base | cand | change | 95% CI |",
              "|---|" + ("---|" if several else "") + "---|---:|---:|---:|---:|"]
     for r in rows:

@@ -49,9 +49,20 @@ class Recorder:
         if result.error is not None:
             counts["failed"] += 1
             counts["error:" + result.error.kind] += 1
+            if result.error.kind == "quota_exceeded":
+                self._check_quota(result.error.message)
             self._check_error_rate()
         if self.progress:
             self.progress(counts["done"], counts["todo"], counts)
+
+    def _check_quota(self, message: str) -> None:
+        """Every request so far refused for quota or billing (whatever the error-rate limit): the cause, once."""
+        done = self.counts["done"]
+        enough = min(MIN_ITEMS_BEFORE_ABORT, max(1, self.counts["todo"]))
+        if done >= enough and self.counts["error:quota_exceeded"] == done and not self.stopped:
+            self.stopped = True
+            self.stop_with(TooManyErrors(f"every request was refused ({done} of {done}): {message}; stopped early "
+                                         f"(results so far are kept in {self.out})"))
 
     def _check_error_rate(self) -> None:
         done, failed = self.counts["done"], self.counts["failed"]

@@ -19,6 +19,8 @@ ERROR_KINDS: Mapping[str, int] = {
     "429": 429,
     "429-date": 429,
     "429-bare": 429,
+    "429-quota": 429,  # OpenAI's account without credit: type and code insufficient_quota, no x-ratelimit-*
+    "429-billing": 429,  # OpenAI's billing code: type insufficient_quota, code credit_balance_exhausted
     "400": 400,
     "401": 401,
     "403": 403,
@@ -77,7 +79,8 @@ class Fault:
         times: stop applying this rule after it fired this many times in total (``None``: no cap).
         retry_after: seconds for the ``Retry-After`` header of ``429`` (default 1) and ``429-date``
             (default 1), also used for ``x-ratelimit-reset-requests``. ``429-bare`` never sends
-            ``Retry-After``; the other error kinds (``503``, ``500``, ...) send it only when this is set.
+            ``Retry-After``; the other error kinds (``503``, ``500``, ``429-quota``, ``429-billing`` ...)
+            send it only when this is set.
         delay: seconds the ``slow`` kind waits before answering.
         size: bytes of a ``huge-body`` answer or of what a ``gzip-bomb`` expands to; nesting depth of
             ``deep-json*`` (``None``: the defaults in :mod:`evalkit.testing._hostile`).

@@ -87,6 +87,14 @@ _ERRORS: dict[int, tuple[str, str | None, str]] = {
     504: ("server_error", None, "Gateway timeout."),
 }
 
+#: 429s about quota or billing, as OpenAI sends them (type, code, message): no x-ratelimit-* headers.
+_QUOTA_ERRORS: dict[str, tuple[str, str, str]] = {
+    "429-quota": ("insufficient_quota", "insufficient_quota",
+                  "You exceeded your current quota, please check your plan and billing details."),
+    "429-billing": ("insufficient_quota", "credit_balance_exhausted",
+                    "Your credit balance is exhausted: add credits to continue."),
+}
+
 _HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
     "<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"
@@ -679,6 +687,13 @@ class FakeOpenAIServer:
         return _json_response(_error_payload(429), 429, headers)
 
     def _error_fault(self, fault: Fault, status: int) -> web.Response:
+        if fault.kind in _QUOTA_ERRORS:
+            headers = {"x-evalkit-fault": fault.kind}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = _format_seconds(fault.retry_after)
+            type_, code, message = _QUOTA_ERRORS[fault.kind]
+            return _json_response({"error": {"message": message, "type": type_, "param": None, "code": code}},
+                                  status, headers)
         if status == 429:
             return self._rate_limited(fault.retry_after, fault.kind, fault.kind)
         headers = {"x-evalkit-fault": fault.kind}
