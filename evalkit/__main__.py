@@ -32,19 +32,6 @@ def _exiting() -> None:
         _signal.signal(_signal.SIGTERM, _signal.SIG_IGN)
 
 
-def _caused_by_interrupt(exc: BaseException) -> bool:
-    """``exc`` is a KeyboardInterrupt, or an error it caused (Python 3.11 wraps one raised in ``__set_name__``,
-    while a class is being created, in a RuntimeError)."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, KeyboardInterrupt):
-            return True
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return False
-
-
 def _exit(code: int) -> None:
     if _fired:
         # Interrupted by our handler: the stack has unwound and everything evalkit writes is closed. Exit without
@@ -72,7 +59,9 @@ def entry() -> None:
         _exiting()
     except BaseException as exc:  # while the CLI was being imported, or just after it returned
         _exiting()
-        if not _caused_by_interrupt(exc):
+        from evalkit._interrupt import caused_by_interrupt
+
+        if not caused_by_interrupt(exc):
             raise
         sys.stderr.write("evalkit: interrupted\n")
         code = 130

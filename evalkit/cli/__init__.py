@@ -8,6 +8,7 @@ import sys
 import click
 
 from evalkit import __version__
+from evalkit._interrupt import caused_by_interrupt
 from evalkit.cli._common import fail, fail_usage, internal_error, os_error, terminate_as_interrupt
 from evalkit.errors import EvalkitError
 
@@ -84,24 +85,13 @@ def _main(argv: list[str]) -> int:
     except OSError as exc:  # a file or folder evalkit cannot use: bad input (2) or could not complete (3)
         return fail(os_error(exc, argv))
     except Exception as exc:  # a bug in evalkit: one line, no traceback unless asked for
-        if _caused_by_interrupt(exc):  # a KeyboardInterrupt that Python wrapped (3.11: one raised in __set_name__)
+        if caused_by_interrupt(exc):  # a KeyboardInterrupt that Python wrapped (3.11: one raised in __set_name__)
             click.echo("evalkit: interrupted", err=True)
             return 130
         if os.environ.get("EVALKIT_DEBUG"):
             raise
         return internal_error(exc)
     return int(result or 0)
-
-
-def _caused_by_interrupt(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, KeyboardInterrupt):
-            return True
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return False
 
 
 def entry() -> None:
