@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from helpers import run_cli
 import evalkit.pytest_plugin._fixtures
 import evalkit.pytest_plugin._nodes
 import evalkit.runner  # (imported before pytester's in-process runs: see test_pytest_plugin.py)
-from evalkit.gate import RunShape, plan_checks, run_gate
+from evalkit.gate import GateSpec, RunShape, plan_checks, run_gate
 from evalkit.results import read_manifest
 from evalkit.testing import FakeOpenAIServer, last_user_message
 
@@ -170,6 +171,7 @@ def test_a_language_losing_significantly_fails_exactly_its_pairwise_item(
 
     result = run(pytester, "-k", "zh or th")  # (not "not de": -k matches substrings, and "judge-model" has one)
     result.assert_outcomes(passed=2, deselected=2)
+    assert len([r for r in server.chat_requests if r.body and r.body["model"] == JUDGE]) == len(judged)  # cached
 
 
 def test_the_plugin_imports_no_private_gate_or_cli_name() -> None:
@@ -179,3 +181,23 @@ def test_the_plugin_imports_no_private_gate_or_cli_name() -> None:
                for line in path.read_text(encoding="utf-8").splitlines()
                if re.search(r"\b(from|import) evalkit\.(cli\b|gate\._)", line)]
     assert private == []
+
+
+def test_plan_checks_needs_only_the_shapes_of_the_runs() -> None:
+    """Regressions, usage rules and the judge only where the baseline has the language (and variant);
+    a cost rule only when both runs record prices; thresholds everywhere."""
+    spec = GateSpec.model_validate({"thresholds": {"chrf++": {"min": 10}}, "usage": {"cost": {"max_increase": 1}},
+                                    "pairwise": {"judge": "j"}})
+    run = RunShape(("de", "th"), ("a", "b"), ("chrf++",), priced=True)
+    base = RunShape(("de",), ("a",), ("chrf++",), priced=False)
+    expected = ["de::chrf++::min[a]", "de::chrf++::regression[a]", "de::chrf++::min[b]", "de::pairwise::j",
+                "th::chrf++::min[a]", "th::chrf++::min[b]"]
+    assert [p.id for p in plan_checks(spec, run, base)] == expected
+    priced = replace(base, priced=True)
+    assert [p.id for p in plan_checks(spec, run, priced)] == [*expected[:3], "de::cost::regression[a]", *expected[3:]]
+    assert [p.id for p in plan_checks(spec, run)] == [i for i in expected if i.endswith("::min[a]")
+                                                      or i.endswith("::min[b]")]
+    one = RunShape(("de",), ("a",), ("chrf++",))
+    assert [(p.kind, p.leaf, p.id) for p in plan_checks(spec, one, one)] == [
+        ("threshold", "min", "de::chrf++::min"), ("regression", "regression", "de::chrf++::regression"),
+        ("pairwise", "j", "de::pairwise::j")]

@@ -66,13 +66,12 @@ class PlannedCheck:
     variant: str | None
     metric: str
     leaf: str
-    id: str  # e.g. "th::chrf++::regression[into_lang]"
+    parts: tuple[str, ...]  # (language, metric, leaf[variant]): the parts of :attr:`id`
 
     @property
-    def parts(self) -> tuple[str, str, str]:
-        """(language, metric, leaf with the variant): the parts of :attr:`id`."""
-        language, metric, last = self.id.split("::", 2)
-        return language, metric, last
+    def id(self) -> str:
+        """E.g. ``th::chrf++::regression[into_lang]``."""
+        return "::".join(self.parts)
 
 
 def _bound_leaf(spec: GateSpec, metric: str, language: str) -> str | None:
@@ -85,25 +84,30 @@ def _bound_leaf(spec: GateSpec, metric: str, language: str) -> str | None:
     return "min" if bound.min is not None else "max" if bound.max is not None else None
 
 
-def _id(spec: GateSpec, kind: str, language: str, variant: str | None, metric: str, several: bool) -> str:
-    """The one function behind every check id (planned or made by the gate)."""
-    if language == RUN_LANGUAGE:
-        return RUN_ID if kind == "run" else f"{RUN_ID}::{metric}::{kind}"
+def _leaf(spec: GateSpec, kind: str, language: str, metric: str) -> str:
     if kind == "pairwise":
-        return f"{language}::pairwise::{spec.pairwise.judge if spec.pairwise else 'judge'}"
-    leaf = (_bound_leaf(spec, metric, language) or "threshold") if kind == "threshold" else kind
-    return f"{language}::{metric}::{leaf}" + (f"[{variant}]" if several and variant else "")
+        return spec.pairwise.judge if spec.pairwise is not None else "judge"
+    return (_bound_leaf(spec, metric, language) or "threshold") if kind == "threshold" else kind
+
+
+def _parts(spec: GateSpec, kind: str, language: str, variant: str | None, metric: str,
+           several: bool) -> tuple[str, ...]:
+    """The one function behind every check id (planned, or made by the gate), as its ``::`` parts."""
+    if language == RUN_LANGUAGE:
+        return (RUN_ID,) if kind == "run" else (RUN_ID, metric, kind)
+    leaf = _leaf(spec, kind, language, metric)
+    return language, metric, leaf + (f"[{variant}]" if several and variant else "")
 
 
 def check_id(check: Check, spec: GateSpec, several_variants: bool) -> str:
     """The stable id of a check :func:`evalkit.gate.run_gate` made (its :attr:`Check.id`)."""
-    return _id(spec, check.kind, check.language, check.variant, check.metric, several_variants)
+    return "::".join(_parts(spec, check.kind, check.language, check.variant, check.metric, several_variants))
 
 
 def _planned(spec: GateSpec, kind: PlannedKind, language: str, variant: str | None, metric: str,
              several: bool) -> PlannedCheck:
-    id_ = _id(spec, kind, language, variant, metric, several)
-    return PlannedCheck(kind, language, variant, metric, id_.split("::")[2].split("[")[0], id_)
+    parts = _parts(spec, kind, language, variant, metric, several)
+    return PlannedCheck(kind, language, variant, metric, _leaf(spec, kind, language, metric), parts)
 
 
 def _usage_measures(spec: GateSpec, language: str, run: RunShape, base: RunShape) -> list[str]:
