@@ -7,6 +7,7 @@ German prompts with "Sorry", and the judge prefers any answer to "Sorry" (ties f
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -133,11 +134,16 @@ def test_plugin_items_are_the_gates_checks_by_id(pytester: pytest.Pytester, serv
     result = run(pytester, "--evalkit-out", "runs", "-v")
     items = outcomes(result)
     assert list(items) == collected
+    assert "EvalkitWarning" not in result.stdout.str()  # no check of the gate lacks a test
     gated = run_gate(pytester.path / "runs" / "api", baseline=pytester.path / "base",
                      gates=pytester.path / "gates.yaml")
     ids = [c.id for c in gated.checks]
     assert len(ids) == len(set(ids))
     assert sorted(ids) == sorted(i.removeprefix(prefix) for i in collected if i != f"{prefix}run")
+    assert run_cli("gate", pytester.path / "runs" / "api", "--baseline", pytester.path / "base",
+                   "--gates", pytester.path / "gates.yaml", "--json", pytester.path / "gate.json") == 1
+    verdict = json.loads((pytester.path / "gate.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in verdict["checks"]] == ids
     verdicts = {f"{prefix}{c.id}": "PASSED" if c.passed else "FAILED" for c in gated.checks}
     assert {i: o for i, o in items.items() if i != f"{prefix}run"} == verdicts
     assert verdicts[f"{prefix}de::pairwise::{JUDGE}"] == "FAILED"
@@ -201,3 +207,23 @@ def test_plan_checks_needs_only_the_shapes_of_the_runs() -> None:
     assert [(p.kind, p.leaf, p.id) for p in plan_checks(spec, one, one)] == [
         ("threshold", "min", "de::chrf++::min"), ("regression", "regression", "de::chrf++::regression"),
         ("pairwise", "j", "de::pairwise::j")]
+
+
+def test_a_gate_check_the_plan_missed_is_never_hidden(pytester: pytest.Pytester, server: FakeOpenAIServer,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net behind the shared ids: were the plan to miss checks, the ``run`` test fails with the
+    failing ones and warns of the passing ones."""
+    project(pytester, server, PAIRWISE_ONLY, several=False)
+    import evalkit.pytest_plugin._plan as plan
+
+    def without_pairwise(*args: Any, **kwargs: Any) -> list[Any]:
+        return [c for c in plan_checks(*args, **kwargs) if c.kind != "pairwise"]
+
+    monkeypatch.setattr(plan, "plan_checks", without_pairwise)
+    result = run(pytester, "-rf")
+    result.assert_outcomes(failed=1, warnings=2)
+    assert failed_ids(result) == ["suites/api.yaml::run"]
+    out = result.stdout.str()
+    assert f"FAIL de pairwise ({JUDGE}): candidate loses significantly" in out
+    assert f"WARN gate check zh::pairwise::{JUDGE} has no test of its own (zh pairwise ({JUDGE}): candidate ok" in out
+    assert f"WARN gate check th::pairwise::{JUDGE} has no test of its own" in out

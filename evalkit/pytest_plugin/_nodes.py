@@ -130,6 +130,9 @@ class RunItem(_GateItem):
             _warn(self, f"WARN {w}")
         planned = {c.id for c in session.plan.checks}
         extra = [c for c in result.checks if c.language == RUN_LANGUAGE or c.id not in planned]
+        for c in extra:
+            if c.passed and c.language != RUN_LANGUAGE:  # the plan missed a check: say so, never hide it
+                _warn(self, f"WARN gate check {c.id} has no test of its own ({c.message})")
         failed = [c for c in extra if not c.passed]
         if failed:
             raise CheckFailed("\n".join([f"FAIL {c.message}" for c in failed] + [f"run: {result.run.path}"]))
