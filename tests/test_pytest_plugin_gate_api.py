@@ -7,6 +7,8 @@ German prompts with "Sorry", and the judge prefers any answer to "Sorry" (ties f
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -22,7 +24,6 @@ import evalkit.pytest_plugin._fixtures
 import evalkit.pytest_plugin._nodes
 import evalkit.runner  # (imported before pytester's in-process runs: see test_pytest_plugin.py)
 from evalkit.gate import GateSpec, RunShape, plan_checks, run_gate
-from evalkit.results import read_manifest
 from evalkit.testing import FakeOpenAIServer, last_user_message
 
 pytest_plugins = ["pytester"]
@@ -149,10 +150,15 @@ def test_plugin_items_are_the_gates_checks_by_id(pytester: pytest.Pytester, serv
     assert verdicts[f"{prefix}de::pairwise::{JUDGE}"] == "FAILED"
     assert items[f"{prefix}run"] == "PASSED"
 
-    # The plan from the two manifests alone names the same checks.
-    shapes = (RunShape.of(read_manifest(pytester.path / "runs" / "api")), RunShape.of(read_manifest(
-        pytester.path / "base")))
-    assert sorted(p.id for p in plan_checks(gated.spec, *shapes)) == sorted(ids)
+    # docs/gates.md's example: the plan from the gates and the two manifests alone names the same checks.
+    (pytester.path / "runs" / "pr").symlink_to(pytester.path / "runs" / "api")
+    (pytester.path / "runs" / "main").symlink_to(pytester.path / "base")
+    doc = (Path(__file__).parent.parent / "docs" / "gates.md").read_text(encoding="utf-8")
+    example = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "plan_checks" in b)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(example, {})
+    assert sorted(printed.getvalue().split()) == sorted(ids)
 
 
 def test_a_language_losing_significantly_fails_exactly_its_pairwise_item(
