@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import signal
 import sys
 import threading
@@ -15,19 +14,7 @@ from types import FrameType
 import click
 
 from evalkit.errors import EvalkitError, RunAborted, SuiteErrors, UsageError
-
-# C0 controls but tab and newline (ESC included, so no escape sequence survives), DEL, C1 controls
-# (U+009B/U+009D are CSI/OSC for some terminals) and bidi overrides that reorder a line as shown.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# A line starting with "::" is a workflow command in GitHub Actions logs ("::add-mask::", "::error::").
-_WORKFLOW_COMMAND = re.compile(r"(?m)^(\s*)::")
-
-
-def safe_text(text: str) -> str:
-    """Model output or data printed to a terminal or CI log: control characters and escape
-    sequences are shown escaped (``\\x1b[2J``), and cannot start a CI workflow command."""
-    text = _CONTROL.sub(lambda m: ascii(m.group(0))[1:-1], text)
-    return _WORKFLOW_COMMAND.sub(r"\1\\::", text)
+from evalkit.terminal import safe_text  # the CLI's commands import it from here
 
 
 def fail(exc: EvalkitError) -> int:

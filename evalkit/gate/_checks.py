@@ -8,7 +8,6 @@ repeats.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,8 @@ from evalkit.compare import (
 )
 from evalkit.compare._align import cluster_items
 from evalkit.errors import UsageError
-from evalkit.gate._spec import ERROR_RATE, USAGE_THRESHOLDS, Bound, GateSpec, LoadedGates, load_gates, parse_gates
+from evalkit.gate._plan import check_id, check_names
+from evalkit.gate._spec import ERROR_RATE, Bound, GateSpec, LoadedGates, load_gates, parse_gates
 from evalkit.gate._text import RUN_LANGUAGE, messages, summary
 from evalkit.gate._text import where as _where
 from evalkit.results import ItemResult, ScorerBook, ScorerRecord
@@ -59,6 +59,7 @@ class Check:
     ci_high: float | None = None
     p: float | None = None
     base_value: float | None = None
+    id: str = ""  # stable: "th::chrf++::regression[into_lang]", "run" (evalkit.gate.plan_checks names it alike)
 
 
 @dataclass(frozen=True)
@@ -305,50 +306,6 @@ def _run_check(run: RunData) -> Check | None:
                  message=message, name="run complete", n=run.manifest.counts.planned)
 
 
-# --- validation against the run ------------------------------------------------------------------
-
-
-def _check_names(loaded: LoadedGates, run: RunData, warnings: list[str]) -> None:
-    """Metric names in the gates must be the run's scorer labels; unknown languages are warnings."""
-    from evalkit.errors import SuiteError, SuiteErrors
-
-    errors: list[SuiteError] = []  # every unknown name at once, not one per attempt
-    spec = loaded.spec
-    labels = [r.label for r in run.manifest.scorers]
-    languages = set(run.manifest.languages)
-
-    def known(name: str, allowed: list[str], *path: str) -> None:
-        if name not in allowed:
-            close = difflib.get_close_matches(name, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            errors.append(loaded.error(f"unknown metric {name!r} (the run has: {', '.join(allowed)}){hint}", *path))
-
-    def lang(code: str, *path: str) -> None:
-        if code not in languages:
-            where = loaded.locate(*path)
-            warnings.append(f"{where.format()}: {where.field}: language {code!r} is not in the run "
-                            f"({', '.join(run.manifest.languages)}); its rules do nothing")
-
-    for name, threshold in spec.thresholds.items():
-        if name not in USAGE_THRESHOLDS:  # usage pseudo-metrics: see evalkit.gate._usage
-            known(name, [*labels, ERROR_RATE], "thresholds", name)
-        for code in threshold.languages:
-            lang(code, "thresholds", name, "languages", code)
-    if spec.regressions is not None:
-        for name in spec.regressions.metrics:
-            known(name, labels, "regressions", name)
-        for code, rules in spec.regressions.languages.items():
-            lang(code, "regressions", "languages", code)
-            for name in rules:
-                if name != "default":
-                    known(name, labels, "regressions", "languages", code, name)
-    if errors:
-        raise errors[0] if len(errors) == 1 else SuiteErrors(errors)
-    from evalkit.gate._usage import check_usage_names
-
-    check_usage_names(loaded, languages, warnings)
-
-
 # --- entry point ---------------------------------------------------------------------------------
 
 
@@ -416,7 +373,7 @@ def run_gate(
         loaded = load_gates(Path(gates))
     spec = loaded.spec
     warnings: list[str] = []
-    _check_names(loaded, run, warnings)
+    check_names(loaded, run.manifest.languages, (r.label for r in run.manifest.scorers), warnings)
     several = len(run.manifest.variants) > 1
     cells = run_cells(run, spec)
     run_check = _run_check(run) if spec.require_complete else None
@@ -447,7 +404,8 @@ def run_gate(
         warnings.append(f"{what} are configured but no --baseline was given; regression checks skipped")
     if not checks:
         warnings.append("the gate defines no check that applies to this run")
-    return GateResult(run, spec, loaded.source, _order(checks, run), cells, cmp, warnings)
+    checks = [replace(c, id=check_id(c, spec, several)) for c in _order(checks, run)]
+    return GateResult(run, spec, loaded.source, checks, cells, cmp, warnings)
 
 
 def _order(checks: list[Check], run: RunData) -> list[Check]:

@@ -42,6 +42,7 @@ class CheckRecord(BaseModel):
     ci_high: float | None = None
     p: float | None = None
     base_value: float | None = None
+    id: str = ""  # stable: "th::chrf++::min", as evalkit.gate.plan_checks and the pytest plugin name it
 
 
 class GateVerdict(BaseModel):
@@ -68,6 +69,7 @@ def _record(c: Check) -> CheckRecord:
         kind=c.kind, language=c.language, variant=c.variant, metric=c.metric, name=c.name, status=c.status,
         passed=c.passed, message=c.message, value=_finite(c.value), limit=_finite(c.limit), n=c.n,
         ci_low=_finite(c.ci_low), ci_high=_finite(c.ci_high), p=_finite(c.p), base_value=_finite(c.base_value),
+        id=c.id,
     )
 
 

@@ -6,7 +6,8 @@ environment where evalkit is installed; it does nothing until asked (``--evalkit
 that. The fixtures (``evalkit_run``, ``evalkit_server``) are always available and cost nothing
 until a test requests them.
 
-    suite file ──SuiteFile.collect──> run · language › metric › min|max|range|regression  (one item per check)
+    suite file ──SuiteFile.collect──> run · language › metric › min|max|range|regression, language › pairwise › JUDGE
+                                      (one item per check of evalkit.gate.plan_checks, named by its id)
     first item that needs it ──SuiteSession.result──> evalkit.run (once per session) → run_gate → GateResult
     each item ──> its Check: pass, or fail with the check's line and the worst regressed items
 

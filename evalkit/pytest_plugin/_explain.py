@@ -3,16 +3,16 @@
 A regression check shows the worst regressed items (pass → fail first, then the largest score
 drops) with the input, the baseline's answer and the candidate's; a threshold check shows the
 run's lowest-scoring items with the input, the answer and the reference; the error rate shows
-failed requests. Model output is escaped like everywhere evalkit prints it to a terminal.
+failed requests; a pairwise judge check shows the candidate's share of the decisive items with
+its interval. Model output is escaped like everywhere evalkit prints it to a terminal.
 """
 
 from __future__ import annotations
 
-from evalkit.cli._common import safe_text
 from evalkit.compare import Flip
-from evalkit.gate import Check, GateResult
-from evalkit.gate._spec import ERROR_RATE
+from evalkit.gate import ERROR_RATE, Check, GateResult
 from evalkit.results import ItemResult
+from evalkit.terminal import safe_text
 
 WIDTH = 200
 
@@ -97,6 +97,18 @@ def _threshold_lines(check: Check, result: GateResult, show: int) -> list[str]:
     return lines
 
 
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def _pairwise_lines(check: Check, alpha: float) -> list[str]:
+    """The interval behind a pairwise verdict (the gate's line has the wins, ties and losses)."""
+    p = "n/a" if check.p is None else f"{check.p:.3g}"
+    return [f"candidate share of the decisive items (wins / (wins + losses)): {_pct(check.value)}, "
+            f"95% CI [{_pct(check.ci_low)}, {_pct(check.ci_high)}] (Wilson); "
+            f"sign test p={p} (Holm over the languages), fails below alpha {alpha:g} with more losses than wins"]
+
+
 def explain(check: Check, result: GateResult, show: int) -> str:
     """The text pytest shows for a failing check."""
     lines = [f"FAIL {check.message}"]
@@ -105,6 +117,8 @@ def explain(check: Check, result: GateResult, show: int) -> str:
             lines += _regression_lines(check, result, show)
         elif check.kind == "threshold":
             lines += _threshold_lines(check, result, show)
+        elif check.kind == "pairwise":
+            lines += _pairwise_lines(check, result.spec.alpha)
     base = f"  baseline: {result.comparison.base.path}" if result.comparison else ""
     lines.append(f"run: {result.run.path}{base}")
     return "\n".join(lines)

@@ -1,9 +1,12 @@
-"""The collection tree of a suite: ``suite.yaml::run`` and ``suite.yaml::<language>::<metric>::<check>``.
+"""The collection tree of a suite: ``suite.yaml::run`` and ``suite.yaml::<check id>``.
 
-``<check>`` is ``min``, ``max`` or ``range`` for a threshold and ``regression`` for the comparison
-with the baseline, with ``[variant]`` appended when the suite has several prompt variants
-(``suites/quickstart.yaml::th::chrf++::regression[into_lang]``). Node ids are known at collection,
-so ``-k``, ``--lf``, ``--deselect`` and node-id arguments select checks without running anything.
+A check's id (:func:`evalkit.gate.plan_checks`, the same as the gate's ``Check.id``) is
+``<language>::<metric>::<check>``: ``<check>`` is ``min``, ``max`` or ``range`` for a threshold and
+``regression`` for the comparison with the baseline, with ``[variant]`` appended when the suite has
+several prompt variants (``suites/quickstart.yaml::th::chrf++::regression[into_lang]``); a
+``pairwise:`` judge check is ``<language>::pairwise::<judge model>``. Node ids are known at
+collection, so ``-k``, ``--lf``, ``--deselect`` and node-id arguments select checks without running
+anything.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ from typing import Any
 
 import pytest
 
-from evalkit.cli._common import safe_text
 from evalkit.errors import EvalkitError
-from evalkit.gate import Check, GateResult
-from evalkit.gate._text import RUN_LANGUAGE
+from evalkit.gate import RUN_LANGUAGE, Check, GateResult, PlannedCheck
 from evalkit.pytest_plugin._explain import explain
-from evalkit.pytest_plugin._plan import PlannedCheck, plan_suite
+from evalkit.pytest_plugin._plan import plan_suite
 from evalkit.pytest_plugin._session import Sessions, SuiteSession
+from evalkit.terminal import safe_text
 
 
 class EvalkitWarning(pytest.PytestWarning):
@@ -48,7 +50,7 @@ class SuiteFile(pytest.File):
         self.session_data = sessions.add(plan, self.nodeid)
         yield RunItem.from_parent(self, name="run")
         for language in plan.languages:
-            mine = [c for c in plan.checks if c.language == language]
+            mine = [c for c in plan.checks if c.parts[0] == language]
             if mine:
                 yield LanguageNode.from_parent(self, name=language, checks=mine)
 
@@ -64,9 +66,9 @@ class LanguageNode(pytest.Collector):
         self.checks = checks
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        metrics = list(dict.fromkeys(c.metric for c in self.checks))
+        metrics = list(dict.fromkeys(c.parts[1] for c in self.checks))
         for metric in metrics:
-            yield MetricNode.from_parent(self, name=metric, checks=[c for c in self.checks if c.metric == metric])
+            yield MetricNode.from_parent(self, name=metric, checks=[c for c in self.checks if c.parts[1] == metric])
 
 
 class MetricNode(pytest.Collector):
@@ -75,12 +77,8 @@ class MetricNode(pytest.Collector):
         self.checks = checks
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        suite = self.getparent(SuiteFile)
-        assert suite is not None
-        several = suite.session_data.plan.several_variants
         for check in self.checks:
-            name = f"{check.leaf}[{check.variant}]" if several else check.leaf
-            yield CheckItem.from_parent(self, name=name, planned=check)
+            yield CheckItem.from_parent(self, name=check.parts[2], planned=check)
 
 
 class _GateItem(pytest.Item):
@@ -130,9 +128,11 @@ class RunItem(_GateItem):
         result = self.gate()
         for w in result.warnings:
             _warn(self, f"WARN {w}")
-        planned = {c.key() for c in session.plan.checks}
-        extra = [c for c in result.checks if c.language == RUN_LANGUAGE
-                 or (c.kind, c.language, c.variant or "", c.metric) not in planned]
+        planned = {c.id for c in session.plan.checks}
+        extra = [c for c in result.checks if c.language == RUN_LANGUAGE or c.id not in planned]
+        for c in extra:
+            if c.passed and c.language != RUN_LANGUAGE:  # the plan missed a check: say so, never hide it
+                _warn(self, f"WARN gate check {c.id} has no test of its own ({c.message})")
         failed = [c for c in extra if not c.passed]
         if failed:
             raise CheckFailed("\n".join([f"FAIL {c.message}" for c in failed] + [f"run: {result.run.path}"]))
@@ -147,8 +147,7 @@ class CheckItem(_GateItem):
 
     def runtest(self) -> None:
         result = self.gate()
-        key = self.planned.key()
-        check = next((c for c in result.checks if (c.kind, c.language, c.variant or "", c.metric) == key), None)
+        check = next((c for c in result.checks if c.id == self.planned.id), None)
         if check is None:
             raise CheckFailed(f"FAIL {self.planned.language} {self.planned.metric}: the gate made no "
                               f"{self.planned.kind} check for it (no scored items?)\nrun: {result.run.path}")
