@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evalkit._hints import did_you_mean
 from evalkit.errors import EvalkitError, Location, MissingDependency, SuiteError, SuiteErrors
 from evalkit.items import Planner, Selection
 from evalkit.languages import is_known
@@ -98,23 +97,18 @@ def _judge_model_errors(suite: LoadedSuite) -> list[SuiteError]:
 
 
 def _gate_metric_errors(suite: LoadedSuite, gates: LoadedGates) -> list[SuiteError]:
-    """Metric names in the suite's gates must be its scorers' labels (``evalkit gate`` refuses others)."""
-    from evalkit.gate._spec import ERROR_RATE
+    """Metric names in the suite's gates: the check ``evalkit gate`` makes (scorer labels, error_rate and the
+    usage thresholds), against the suite's scorers."""
+    from evalkit.gate import check_names
 
     labels = [build_scorer(s.name, s.options, suite.spec.languages[0]).label for s in suite.spec.scorers]
-    names: list[tuple[str, list[str], tuple[str, ...]]] = [
-        (name, [*labels, ERROR_RATE], ("thresholds", name)) for name in gates.spec.thresholds
-    ]
-    if gates.spec.regressions is not None:
-        names += [(name, labels, ("regressions", name)) for name in gates.spec.regressions.metrics]
-        for code, rules in gates.spec.regressions.languages.items():
-            names += [(name, labels, ("regressions", "languages", code, name)) for name in rules if name != "default"]
-    errors = []
-    for name, allowed, path in names:
-        if name not in allowed:
-            hint = did_you_mean(name, allowed)
-            errors.append(gates.error(f"unknown metric {name!r} (the suite has: {', '.join(allowed)}){hint}", *path))
-    return errors
+    try:
+        check_names(gates, suite.spec.languages, labels, [], owner="suite")
+    except SuiteErrors as exc:
+        return list(exc.errors)
+    except SuiteError as exc:
+        return [exc]
+    return []
 
 
 def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[str, int]]:

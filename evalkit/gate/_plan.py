@@ -17,7 +17,6 @@ run-level checks (language ``*``: completeness, cost without prices) are not pla
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -147,9 +146,12 @@ def plan_checks(spec: GateSpec, run: RunShape, baseline: RunShape | None = None)
     return checks
 
 
-def check_names(loaded: LoadedGates, languages: Sequence[str], labels: Iterable[str], warnings: list[str]) -> None:
-    """Metric names in the gates must be the run's scorer labels (a ``SuiteError`` naming file, line and
-    field; all at once as ``SuiteErrors``); a language the run lacks is a warning appended to ``warnings``."""
+def check_names(loaded: LoadedGates, languages: Sequence[str], labels: Iterable[str], warnings: list[str], *,
+                owner: str = "run") -> None:
+    """Metric names in the gates must be the run's scorer labels or a usage threshold (a ``SuiteError`` naming
+    file, line and field; all at once as ``SuiteErrors``); a language the run lacks is a warning appended to
+    ``warnings``. ``owner`` names what has the labels in the message ("run", or "suite" for ``evalkit validate``)."""
+    from evalkit._hints import did_you_mean
     from evalkit.errors import SuiteError, SuiteErrors
 
     errors: list[SuiteError] = []  # every unknown name at once, not one per attempt
@@ -159,9 +161,8 @@ def check_names(loaded: LoadedGates, languages: Sequence[str], labels: Iterable[
 
     def known(name: str, allowed: list[str], *path: str) -> None:
         if name not in allowed:
-            close = difflib.get_close_matches(name, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            errors.append(loaded.error(f"unknown metric {name!r} (the run has: {', '.join(allowed)}){hint}", *path))
+            hint = did_you_mean(name, allowed)
+            errors.append(loaded.error(f"unknown metric {name!r} (the {owner} has: {', '.join(allowed)}){hint}", *path))
 
     def lang(code: str, *path: str) -> None:
         if code not in known_languages:
