@@ -19,6 +19,7 @@ the manifest when a shard is missing and that is possible (see :func:`_whole_pla
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from evalkit.compare import RunData, load_run
@@ -30,6 +31,7 @@ from evalkit.results import (
     SUMMARY,
     Counts,
     IdTally,
+    ItemResult,
     Prices,
     ResultsWriter,
     RunManifest,
@@ -194,13 +196,6 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> RunManifest:
             plan = whole
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    writer = ResultsWriter(out_dir / RESULTS)
-    try:
-        for run in runs:
-            for result in run.results:
-                writer.write(result)
-    finally:
-        writer.close()
     merged = first.manifest.model_copy(
         update={
             "shard": None,
@@ -211,8 +206,19 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> RunManifest:
             "argv": ["evalkit", "merge", *map(str, run_dirs), "--out", str(out_dir)],
         }
     )
+    writer = ResultsWriter(out_dir / RESULTS, flush_each=False)  # the manifest, written last, makes it a run
+
+    def written() -> Iterator[ItemResult]:
+        for run in runs:
+            for result in run.results:
+                writer.write(result)
+                yield result
+
     tally = IdTally(plan, first.manifest.run_key)
-    merged, summary = summarize_file(merged, out_dir / RESULTS, tally)
+    try:  # counted and summarized as they are written (the file is not read back)
+        merged, summary = summarize_file(merged, written(), tally)
+    finally:
+        writer.close()
     if not tally.complete:
         problems.append(f"the merged {tally.problem()}")
     merged = merged.model_copy(update={"status": "incomplete" if problems else "complete",

@@ -130,16 +130,19 @@ def latest_by_item(path: Path) -> dict[str, ItemResult]:
 
 
 class ResultsWriter:
-    """Appends one JSON line per item and flushes it, so a crash loses at most the line in flight."""
+    """Appends one JSON line per item and flushes it, so a crash loses at most the line in flight
+    (``flush_each=False``: buffered, for a file that is only a result once it is closed, as a merge's)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, flush_each: bool = True) -> None:
         self.path = path
+        self.flush_each = flush_each
         repair_torn_tail(path)
         self._handle = path.open("a", encoding="utf-8")
 
     def write(self, result: ItemResult) -> None:
         self._handle.write(result.model_dump_json() + "\n")
-        self._handle.flush()
+        if self.flush_each:
+            self._handle.flush()
 
     def close(self) -> None:
         if not self._handle.closed:

@@ -135,9 +135,11 @@ def tally_for(manifest: RunManifest) -> IdTally:
     return IdTally(planned, manifest.run_key)
 
 
-def summarize_file(manifest: RunManifest, path: Path, tally: IdTally,
+def summarize_file(manifest: RunManifest, source: Path | Iterable[ItemResult], tally: IdTally,
                    quarantined: int = 0) -> tuple[RunManifest, Summary]:
-    """One pass over ``path``: the summary, and ``manifest`` with its signatures and the counts of ``tally``.
-    What a run and a merge write, from the same code."""
-    manifest, summary = summarize_run(manifest, tally.read(path))
+    """One pass over ``source`` (a results file, or the results as they are written to one): the summary, and
+    ``manifest`` with its signatures and the counts of ``tally``. What a run and a merge write, from the same
+    code."""
+    results = tally.read(source) if isinstance(source, Path) else tally.count(source)
+    manifest, summary = summarize_run(manifest, results)
     return manifest.model_copy(update={"counts": tally.counts(quarantined)}), summary
