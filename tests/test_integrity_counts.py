@@ -160,3 +160,26 @@ def test_shards_of_another_identity_are_refused(runs: dict[str, Path], tmp_path:
     with pytest.raises(IncompatibleRuns, match="the model endpoint differs") as info:
         merge_runs([runs["s1"], other], tmp_path / "m")
     assert str(other) in info.value.message and str(runs["s1"]) in info.value.message
+
+
+def test_a_line_damaged_during_a_run_is_counted_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    calls = iter(range(1000))
+
+    def vandal(request: dict[str, object]) -> str:
+        if next(calls) == 5:
+            with (out / "results.jsonl").open("ab") as handle:
+                handle.write(b"garbage\n")
+        return translator(request)  # type: ignore[arg-type]
+
+    with FakeOpenAIServer(vandal) as srv:
+        suite = write_suite(tmp_path, srv.base_url)
+        code = run_cli("run", suite, "--out", out, "--no-report", "--no-cache", "--concurrency", "1",
+                       "--price-in", "1", "--price-out", "2")
+    err = capsys.readouterr().err
+    assert code == 3, err  # could not complete: not "bad input"
+    m = read_manifest(out)
+    assert m.status == "incomplete" and m.counts.damaged == 1 and m.counts.missing == 0
+    assert m.abort_reason == "results.jsonl holds all 18 planned items and 1 damaged line"
+    assert m.prices is not None  # recorded although the run is incomplete
+    assert "results.jsonl holds all 18 planned items and 1 damaged line" in err

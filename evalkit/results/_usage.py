@@ -142,7 +142,7 @@ def record_prices(run_dir: Path, prices: Prices) -> None:
     manifest = read_manifest(run_dir).model_copy(update={"prices": prices})
     write_json_atomic(run_dir / MANIFEST, manifest)
     if (run_dir / SUMMARY).exists():
-        cells = usage_cells(iter_results(run_dir / RESULTS), prices)
+        cells = usage_cells(iter_results(run_dir / RESULTS, strict=False), prices)  # damaged lines: counted elsewhere
         summary = read_summary(run_dir).model_copy(update={"usage": cells, "prices": prices})
         write_json_atomic(run_dir / SUMMARY, summary)
 
