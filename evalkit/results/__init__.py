@@ -31,8 +31,8 @@ from evalkit.results._store import (
     repair_torn_tail,
     write_json_atomic,
 )
-from evalkit.results._summary import ScorerBook, sacrebleu_version, scorer_record, summarize, summarize_run
-from evalkit.results._tally import IdTally, summarize_file, tally_for
+from evalkit.results._summary import ScorerBook, sacrebleu_version, scorer_record, summarize
+from evalkit.results._tally import IdTally, summarize_file, summarize_run, tally_for
 from evalkit.results._usage import cost_of, usage_cells
 
 __all__ = [

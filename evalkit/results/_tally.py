@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from evalkit.errors import ResultsError
 from evalkit.results._models import Counts, ItemResult, RunManifest, Summary
-from evalkit.results._summary import summarize_run
+from evalkit.results._summary import summarize
 
 RESULTS_FILE = "results.jsonl"
 
@@ -135,11 +135,21 @@ def tally_for(manifest: RunManifest) -> IdTally:
     return IdTally(planned, manifest.run_key)
 
 
-def summarize_file(manifest: RunManifest, source: Path | Iterable[ItemResult], tally: IdTally,
-                   quarantined: int = 0) -> tuple[RunManifest, Summary]:
+def summarize_file(manifest: RunManifest, source: Path | Iterable[ItemResult],
+                   tally: IdTally) -> tuple[RunManifest, Summary]:
     """One pass over ``source`` (a results file, or the results as they are written to one): the summary, and
-    ``manifest`` with its signatures and the counts of ``tally``. What a run and a merge write, from the same
-    code."""
+    ``manifest`` with its signatures and the counts of ``tally`` (``quarantined`` kept from ``manifest``). What a
+    run and a merge write, from the same code."""
     results = tally.read(source) if isinstance(source, Path) else tally.count(source)
-    manifest, summary = summarize_run(manifest, results)
-    return manifest.model_copy(update={"counts": tally.counts(quarantined)}), summary
+    summary = summarize(manifest, results)
+    signatures: dict[str, dict[str, str]] = {}
+    for cell in summary.cells:
+        if cell.signature:
+            signatures.setdefault(cell.metric, {})[cell.language] = cell.signature
+    counts = tally.counts(manifest.counts.quarantined)
+    return manifest.model_copy(update={"counts": counts, "signatures": signatures}), summary
+
+
+def summarize_run(manifest: RunManifest, results: Iterable[ItemResult]) -> tuple[RunManifest, Summary]:
+    """:func:`summarize_file` of ``results``, counted against ``manifest``'s own plan."""
+    return summarize_file(manifest, results, tally_for(manifest))

@@ -76,7 +76,7 @@ def finish(out: Path, manifest: RunManifest, planned: set[str], abort: BaseExcep
     manifest = manifest.model_copy(update={"finished_at": now(), "status": stopped or "incomplete",
                                            "abort_reason": str(abort) if abort is not None else None})
     try:
-        manifest, summary = summarize_file(manifest, out / RESULTS, tally, manifest.counts.quarantined)
+        manifest, summary = summarize_file(manifest, out / RESULTS, tally)
     except ResultsError:
         write_json_atomic(out / MANIFEST, manifest)  # not left "running"
         raise
