@@ -4,7 +4,7 @@ Before anything is written the inputs are checked (``IncompatibleRuns``, exit 2,
 what differs):
 
 * one suite (sha256), model (provider, name), endpoint, parameters, selection (languages, variants, repeats,
-  ``--limit``), scorers and prices (equal, or all unknown);
+  ``--limit``), scorers, sacrebleu version and prices (equal, or all unknown);
 * shards ``K/N`` of one ``N``, each ``K`` at most once (or a single unsharded run);
 * every item of a shard belongs to that shard, and no item id is in two inputs.
 
@@ -57,12 +57,14 @@ def _differences(m: RunManifest, first: RunManifest) -> list[str]:
     if m.model.params != first.model.params:
         out.append(f"the model parameters differ ({m.model.params} vs {first.model.params})")
     for what, mine, theirs in [("languages", m.languages, first.languages), ("prompt variants", m.variants,
-                               first.variants), ("repeats", m.repeats, first.repeats), ("--limit", m.limit,
+                               first.variants), ("repeats", m.repeats, first.repeats), ("--limit values", m.limit,
                                first.limit)]:
         if mine != theirs:
             out.append(f"the {what} differ ({mine} vs {theirs})")
     if [r.model_dump() for r in m.scorers] != [r.model_dump() for r in first.scorers]:
         out.append("the scorers differ")
+    if m.sacrebleu_version != first.sacrebleu_version:  # each line's BLEU/chrF statistics come from it
+        out.append(f"the sacrebleu version differs ({m.sacrebleu_version} vs {first.sacrebleu_version})")
     if _price_key(m.prices) != _price_key(first.prices):
         out.append(f"the prices differ ({_show_prices(m.prices)} vs {_show_prices(first.prices)}; give every shard "
                    "the same --price-in/--price-out or --prices)")

@@ -151,15 +151,27 @@ def test_shards_with_different_prices_are_refused(runs: dict[str, Path], tmp_pat
     assert merged.status == "complete" and merged.prices is not None and merged.prices.output_per_mtok == 0.6
 
 
-def test_shards_of_another_identity_are_refused(runs: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("field", "value", "what"), [
+    ("model.base_url", "http://127.0.0.1:1/v1", "the model endpoint differs"),
+    ("model.provider", "local", "the model provider differs"),
+    ("limit", 1, "the --limit values differ"),
+    ("sacrebleu_version", "1.5.0", "the sacrebleu version differs"),
+])
+def test_shards_of_another_identity_are_refused(runs: dict[str, Path], tmp_path: Path, field: str, value: object,
+                                                what: str) -> None:
     other = tmp_path / "other"
     shutil.copytree(runs["s2"], other)
     manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
-    manifest["model"]["base_url"] = "http://127.0.0.1:1/v1"
+    *parents, name = field.split(".")
+    target = manifest
+    for part in parents:
+        target = target[part]
+    target[name] = value
     (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(IncompatibleRuns, match="the model endpoint differs") as info:
+    with pytest.raises(IncompatibleRuns, match=what) as info:
         merge_runs([runs["s1"], other], tmp_path / "m")
     assert str(other) in info.value.message and str(runs["s1"]) in info.value.message
+    assert not (tmp_path / "m").exists()
 
 
 def test_a_line_damaged_during_a_run_is_counted_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
