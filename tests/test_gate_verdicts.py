@@ -67,14 +67,14 @@ def test_duplicate_item_ids_fail_the_gate(runs: dict[str, Path], tmp_path: Path)
     doubled = _write_lines(runs["base"], tmp_path / "doubled", lines + lines[:3])
     result = run_gate(doubled, gates=GateSpec())
     assert [c.message for c in result.failures] == [
-        "run doubled is incomplete: results.jsonl holds 3 item ids more than once (93 lines for 90 items; "
-        "the manifest says complete)"]
+        "run doubled is incomplete: results.jsonl holds all 90 planned items and 3 duplicate lines "
+        "(the manifest says complete)"]
     # Lines of another item set (ids not planned) and a lost line at once: both are named on one line.
     foreign = [json.dumps({**json.loads(raw), "item_id": f"x{i:019d}"}) for i, raw in enumerate(lines[:4])]
     mixed = _write_lines(runs["base"], tmp_path / "mixed", lines[1:] + foreign)
     messages = [c.message for c in run_gate(mixed, gates=GateSpec()).failures]
-    assert messages == ["run mixed is incomplete: results.jsonl holds 93 item ids for 90 planned items "
-                        "(the manifest says complete)"]
+    assert messages == ["run mixed is incomplete: results.jsonl holds 89 of 90 planned items and 4 unplanned "
+                        "item ids (the manifest says complete)"]
 
 
 def test_require_complete_false_skips_the_completeness_check(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -62,7 +62,10 @@ def test_a_missing_shard_writes_an_incomplete_run_that_fails_the_gate(
     assert m.abort_reason is not None and "shard 2/2 is missing" in m.abort_reason
     assert run_cli("gate", out, "--gates", _gates(tmp_path)) == 1
     gate_out = capsys.readouterr().out
-    assert f"FAIL run half is incomplete: {m.counts.done} of {ITEMS} items done (shard 2/2 is missing)" in gate_out
+    missing = ITEMS - m.counts.done
+    assert (f"FAIL run half is incomplete: {m.counts.done} of {ITEMS} items done, {missing} missing (shard 2/2 is "
+            f"missing; the merged results.jsonl holds {m.counts.done} of {ITEMS} planned items)") in gate_out
+    assert m.counts.missing == missing
     # Two of three shards: the missing one is named.
     assert run_cli("merge", shards["t1"], shards["t3"], "--out", tmp_path / "two", "--no-report") == 3
     assert "shard 2/3 is missing" in capsys.readouterr().err
@@ -123,7 +126,8 @@ def test_an_input_that_lost_lines_makes_the_merge_incomplete(shards: dict[str, P
     lines = (shards["s2"] / "results.jsonl").read_text(encoding="utf-8").splitlines()
     (short / "results.jsonl").write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
     assert run_cli("merge", shards["s1"], short, "--out", tmp_path / "m", "--no-report") == 3
-    assert "s2short holds 1 item fewer than planned" in capsys.readouterr().err
+    assert f"s2short: results.jsonl holds {_n(shards['s2']) - 1} of {_n(shards['s2'])} planned items" in \
+        capsys.readouterr().err
     m = read_manifest(tmp_path / "m")
     assert (m.status, m.counts.planned, m.counts.done) == ("incomplete", ITEMS, ITEMS - 1)
 
@@ -160,10 +164,22 @@ def test_a_selection_the_manifest_does_not_record_is_not_guessed(tmp_path: Path,
     out = tmp_path / "l1"
     assert run_cli("run", suite, "--out", out, "--no-report", "--no-cache", "--limit", "2", "--shard", "1/2") == 0
     capsys.readouterr()
+    # --limit is recorded: the whole plan (2 cases x 3 languages x 2 variants) is re-made from the suite.
     assert run_cli("merge", out, "--out", tmp_path / "m", "--no-report") == 3
+    assert "shard 2/2 is missing" in capsys.readouterr().err
+    m = read_manifest(tmp_path / "m")
+    assert (m.status, m.counts.planned, m.counts.done, m.counts.missing) == ("incomplete", 12, _n(out), 12 - _n(out))
+    # A manifest written before --limit was recorded: the plan is not guessed from the suite.
+    old = tmp_path / "old"
+    old.mkdir()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest["limit"] = None
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (old / "results.jsonl").write_bytes((out / "results.jsonl").read_bytes())
+    assert run_cli("merge", old, "--out", tmp_path / "m_old", "--no-report") == 3
     err = capsys.readouterr().err
     assert "shard 2/2 is missing" in err and "planned count covers only the shards given" in err and "--limit" in err
-    m = read_manifest(tmp_path / "m")
+    m = read_manifest(tmp_path / "m_old")
     assert m.status == "incomplete" and m.counts.planned == m.counts.done == _n(out)
     # With --languages (recorded in the manifest) the whole plan is re-counted.
     de = tmp_path / "de1"

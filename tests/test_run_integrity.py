@@ -172,7 +172,7 @@ def test_lines_lost_or_doubled_during_a_run_make_it_incomplete(tmp_path: Path, d
     _check_complete(out)
     assert code == 3
     assert manifest.status == "incomplete"
-    assert ("missing" if damage == "replaced" else "duplicate") in str(manifest.abort_reason)
+    assert ("3 of 18 planned items" if damage == "replaced" else "duplicate") in str(manifest.abort_reason)
     assert "incomplete" in err
     c = manifest.counts
     assert c.planned == PLANNED

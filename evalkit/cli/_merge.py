@@ -17,9 +17,9 @@ def command(runs: tuple[Path, ...], out_dir: Path, no_report: bool) -> int:
     """Combine shard runs (evalkit run --shard K/N) into one run whose summary equals an unsharded run.
 
     \b
-    The inputs must be shards K/N of one suite, model and parameters, each K once and no item twice
-    (exit 2 otherwise). With a shard missing, or an input incomplete, an incomplete run is written and
-    the exit code is 3."""
+    The inputs must be shards K/N of one suite, model, parameters and prices, each K once and no item
+    twice (exit 2 otherwise). With a shard missing, or an input incomplete, an incomplete run is written
+    (with a run's counts: missing, duplicates, ...) and the exit code is 3."""
     from evalkit.merge import merge_runs
     from evalkit.runner import write_default_report
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from evalkit.errors import ResultsError
-from evalkit.results import MANIFEST, RESULTS, ItemResult, RunManifest, iter_results, read_manifest
+from evalkit.results import MANIFEST, RESULTS, IdTally, ItemResult, RunManifest, read_manifest, tally_for
 from evalkit.stats import PairedComparison
 
 if TYPE_CHECKING:
@@ -27,14 +27,13 @@ DISPLAY_NAMES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER
 class RunData:
     """Everything read from a run directory: the manifest and the latest line per item id.
 
-    ``lines`` counts the result lines read and ``duplicate_ids`` are the item ids that have more than
-    one line: the gate checks completeness from these, not from the manifest's word alone."""
+    ``tally`` counted every line of ``results.jsonl`` against the manifest's plan (``evalkit.results.IdTally``):
+    the gate checks completeness from it, not from the manifest's word alone."""
 
     path: Path
     manifest: RunManifest
     results: list[ItemResult]
-    lines: int | None = None  # None: not counted (a RunData built by hand)
-    duplicate_ids: tuple[str, ...] = ()
+    tally: IdTally | None = None  # None: not counted (a RunData built by hand)
 
     @property
     def label(self) -> str:
@@ -43,7 +42,8 @@ class RunData:
 
 
 def load_run(run_dir: Path) -> RunData:
-    """Read ``manifest.json`` and ``results.jsonl`` of ``run_dir`` (``ResultsError`` when it is not a run)."""
+    """Read ``manifest.json`` and ``results.jsonl`` of ``run_dir`` (``ResultsError`` when it is not a run).
+    Damaged lines are counted in the tally (the run is then incomplete), not raised."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ResultsError(f"{run_dir}: not a directory (expected an evalkit run directory)")
@@ -52,40 +52,24 @@ def load_run(run_dir: Path) -> RunData:
     manifest = read_manifest(run_dir)
     if not (run_dir / RESULTS).exists():
         raise ResultsError(f"{run_dir}: no {RESULTS} (the run has not written any results)")
+    tally = tally_for(manifest)
     latest: dict[str, ItemResult] = {}
-    duplicates: dict[str, None] = {}
-    lines = 0
-    for result in iter_results(run_dir / RESULTS):  # the last line of an item wins, as in latest_by_item
-        lines += 1
-        if result.item_id in latest:
-            duplicates[result.item_id] = None
+    for result in tally.read(run_dir / RESULTS):  # the last line of an item wins, as in latest_by_item
         latest[result.item_id] = result
-    return RunData(run_dir, manifest, list(latest.values()), lines, tuple(duplicates))
+    return RunData(run_dir, manifest, list(latest.values()), tally)
 
 
 def results_problem(run: RunData) -> str | None:
-    """Why ``run`` is not complete, or None. Read from ``results.jsonl`` itself, not only the manifest's
-    status: every planned item id present exactly once (distinct ids == ``counts.planned``, no id on
-    two lines)."""
+    """Why ``run`` is not complete, or None: its status, then ``results.jsonl`` itself as
+    ``IdTally`` judges it (every planned item id exactly once; no line damaged or of another run), the
+    same verdict and wording as the runner and ``evalkit merge``."""
     m = run.manifest
     if m.status != "complete":
-        detail = f"{m.counts.done} of {m.counts.planned} items done"
+        detail = f"{m.counts.done} of {m.counts.planned} items done" + (
+            f", {m.counts.missing} missing" if m.counts.missing else "")
         return f"run {run.label} is {m.status}: {detail}" + (f" ({m.abort_reason})" if m.abort_reason else "")
-    if run.lines is None:
-        return None
-    items, planned = len(run.results), m.counts.planned
-    found, notes = [], []
-    if run.duplicate_ids:
-        found.append(f"{len(run.duplicate_ids)} item ids more than once")
-        notes.append(f"{run.lines} lines for {items} items")
-    if items < planned:
-        found.append(f"{items} of {planned} planned items")
-    elif items > planned:
-        found.append(f"{items} item ids for {planned} planned items")
-    if not found:
-        return None
-    notes.append("the manifest says complete")
-    return f"run {run.label} is incomplete: {RESULTS} holds {' and '.join(found)} ({'; '.join(notes)})"
+    problem = run.tally.problem() if run.tally is not None else None
+    return None if problem is None else f"run {run.label} is incomplete: {problem} (the manifest says complete)"
 
 
 # --- values ----------------------------------------------------------------------------------------

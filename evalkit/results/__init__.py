@@ -23,7 +23,6 @@ from evalkit.results._store import (
     MANIFEST,
     RESULTS,
     SUMMARY,
-    IdTally,
     ResultsWriter,
     iter_results,
     latest_by_item,
@@ -32,7 +31,8 @@ from evalkit.results._store import (
     repair_torn_tail,
     write_json_atomic,
 )
-from evalkit.results._summary import ScorerBook, sacrebleu_version, scorer_record, summarize, summarize_run
+from evalkit.results._summary import ScorerBook, sacrebleu_version, scorer_record, summarize
+from evalkit.results._tally import IdTally, summarize_file, summarize_run, tally_for
 from evalkit.results._usage import cost_of, usage_cells
 
 __all__ = [
@@ -68,7 +68,9 @@ __all__ = [
     "sacrebleu_version",
     "scorer_record",
     "summarize",
+    "summarize_file",
     "summarize_run",
+    "tally_for",
     "usage_cells",
     "write_json_atomic",
 ]

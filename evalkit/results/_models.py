@@ -93,8 +93,9 @@ class ModelRecord(_Model):
 
 
 class Counts(_Model):
-    """A run is ``complete`` only when every planned item has exactly one line: done == planned and
-    missing == duplicates == unplanned == 0 (else ``incomplete``, unless it was stopped early)."""
+    """A run is ``complete`` only when every planned item has exactly one line: missing == duplicates ==
+    unplanned == foreign == damaged == 0 (else ``incomplete``, unless it was stopped early). Counted by
+    ``evalkit.results.IdTally`` alone, for a run, a resume, a merge and the gate."""
 
     planned: int = 0  # items the selection plans
     done: int = 0  # lines in results.jsonl
@@ -103,7 +104,9 @@ class Counts(_Model):
     errors_by_kind: dict[str, int] = {}
     missing: int = 0  # planned items without a line
     duplicates: int = 0  # lines whose item id already had a line
-    unplanned: int = 0  # lines whose item id is not in the plan
+    unplanned: int = 0  # item ids not in the plan (each counted once; a second line of one is a duplicate)
+    foreign: int = 0  # lines carrying another run's run_key
+    damaged: int = 0  # lines that are not a result (a torn last line included)
     quarantined: int = 0  # lines a resume moved to results.quarantine.jsonl (damaged or of another run)
 
 
@@ -157,6 +160,9 @@ class RunManifest(_Model):
     prices: Prices | None = None  # None: unknown, and every cost is shown as "unknown"
     # The templates of every selected variant; None: written before evalkit recorded them (reports say so).
     prompts: dict[str, PromptRecord] | None = None
+    # Every planned item id (sorted): what the gate and merge check results.jsonl against. None: written before
+    # manifests recorded them (then only their number, counts.planned, is known).
+    planned_ids: list[str] | None = None
 
 
 class MetricCell(_Model):

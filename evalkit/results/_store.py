@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import ResultsError
-from evalkit.results._models import Counts, ItemResult, RunManifest, Summary
+from evalkit.results._models import ItemResult, RunManifest, Summary
 
 RESULTS = "results.jsonl"
 MANIFEST = "manifest.json"
@@ -129,65 +129,20 @@ def latest_by_item(path: Path) -> dict[str, ItemResult]:
     return out
 
 
-class IdTally:
-    """Counts, while results stream past, what ``complete`` needs: each planned id present exactly once.
-
-    ``planned`` is the set of planned ids, or only their number when the ids are not known (then no line can be
-    told to be unplanned)."""
-
-    def __init__(self, planned: Collection[str] | int) -> None:
-        self.planned_ids = None if isinstance(planned, int) else planned
-        self.planned = planned if isinstance(planned, int) else len(planned)
-        self.seen: set[str] = set()
-        self.lines = self.duplicates = self.unplanned = 0
-
-    def count(self, results: Iterable[ItemResult]) -> Iterator[ItemResult]:
-        for result in results:
-            self.lines += 1
-            if result.item_id in self.seen:
-                self.duplicates += 1
-            else:
-                self.seen.add(result.item_id)
-                if self.planned_ids is not None and result.item_id not in self.planned_ids:
-                    self.unplanned += 1
-            yield result
-
-    @property
-    def missing(self) -> int:
-        return max(0, self.planned - (len(self.seen) - self.unplanned))
-
-    @property
-    def complete(self) -> bool:
-        return self.missing == 0 and self.duplicates == 0 and self.unplanned == 0
-
-    def counts(self, counts: Counts) -> Counts:
-        """``counts`` with ``missing``, ``duplicates`` and ``unplanned`` filled in."""
-        return counts.model_copy(update={"missing": self.missing, "duplicates": self.duplicates,
-                                         "unplanned": self.unplanned})
-
-    def describe(self) -> str:
-        """What keeps the results from being complete, e.g. "15 of 18 planned items missing, 1 duplicate line"."""
-        parts = []
-        if self.missing:
-            parts.append(f"{self.missing} of {self.planned} planned items missing")
-        if self.duplicates:
-            parts.append(f"{self.duplicates} duplicate line{'s' if self.duplicates > 1 else ''}")
-        if self.unplanned:
-            parts.append(f"{self.unplanned} unplanned item{'s' if self.unplanned > 1 else ''}")
-        return ", ".join(parts) or "complete"
-
-
 class ResultsWriter:
-    """Appends one JSON line per item and flushes it, so a crash loses at most the line in flight."""
+    """Appends one JSON line per item and flushes it, so a crash loses at most the line in flight
+    (``flush_each=False``: buffered, for a file that is only a result once it is closed, as a merge's)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, flush_each: bool = True) -> None:
         self.path = path
+        self.flush_each = flush_each
         repair_torn_tail(path)
         self._handle = path.open("a", encoding="utf-8")
 
     def write(self, result: ItemResult) -> None:
         self._handle.write(result.model_dump_json() + "\n")
-        self._handle.flush()
+        if self.flush_each:
+            self._handle.flush()
 
     def close(self) -> None:
         if not self._handle.closed:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evalkit.results._judge_usage import JudgeUsageTally
 from evalkit.results._models import (
-    Counts,
     ErrorCell,
     ItemResult,
     MetricCell,
@@ -221,26 +220,3 @@ def summarize(manifest: RunManifest, results: Iterable[ItemResult]) -> Summary:
         judge_usage=judges.result(manifest.prices),
         prices=manifest.prices,
     )
-
-
-def summarize_run(manifest: RunManifest, results: Iterable[ItemResult]) -> tuple[RunManifest, Summary]:
-    """One pass over the results: the manifest with final counts and signatures, and the summary."""
-    by_kind: Counter[str] = Counter()
-    tally = {"done": 0, "failed": 0, "cached": 0}
-
-    def counted() -> Iterator[ItemResult]:
-        for r in results:
-            tally["done"] += 1
-            tally["cached"] += r.cached
-            if r.error is not None:
-                tally["failed"] += 1
-                by_kind[r.error.kind] += 1
-            yield r
-
-    summary = summarize(manifest, counted())
-    signatures: dict[str, dict[str, str]] = {}
-    for cell in summary.cells:
-        if cell.signature:
-            signatures.setdefault(cell.metric, {})[cell.language] = cell.signature
-    counts = Counts(planned=manifest.counts.planned, errors_by_kind=dict(by_kind), **tally)
-    return manifest.model_copy(update={"counts": counts, "signatures": signatures}), summary

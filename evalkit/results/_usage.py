@@ -146,7 +146,8 @@ def record_prices(run_dir: Path, prices: Prices, judge_prices: Mapping[str, Pric
         from evalkit.results._judge_usage import JudgeUsageTally
 
         judges = JudgeUsageTally(manifest.scorers)
-        cells = usage_cells(judges.watch(iter_results(run_dir / RESULTS)), prices)
+        lines = iter_results(run_dir / RESULTS, strict=False)  # damaged lines: counted elsewhere
+        cells = usage_cells(judges.watch(lines), prices)
         summary = read_summary(run_dir).model_copy(update={"usage": cells, "prices": prices,
                                                            "judge_usage": judges.result(prices, judge_prices)})
         write_json_atomic(run_dir / SUMMARY, summary)

@@ -21,7 +21,15 @@ from evalkit.config import apply_run_policy
 from evalkit.errors import AuthError, ProviderError
 from evalkit.items import Item, Planner, skipped_note
 from evalkit.providers import AdaptiveLimiter, Completion, Provider, RetryPolicy, WaitWatch, make_provider
-from evalkit.results import MANIFEST, RESULTS, ResultsWriter, RunManifest, read_manifest, write_json_atomic
+from evalkit.results import (
+    MANIFEST,
+    RESULTS,
+    ResultsWriter,
+    RunManifest,
+    read_manifest,
+    tally_for,
+    write_json_atomic,
+)
 from evalkit.runner._judge import Judges
 from evalkit.runner._plan import (
     Plan,
@@ -69,6 +77,7 @@ class Run:
         self.abort: BaseException | None = None
         self.limiter: AdaptiveLimiter | None = None  # the run's concurrency limit (inspectable afterwards)
         self._written: RunManifest | None = None  # the manifest this run wrote when it started
+        self._finished = False  # the final manifest is written
 
     async def execute(self) -> RunOutcome:
         plan = Plan.make(self.planner)  # every template rendered before anything is written
@@ -84,21 +93,43 @@ class Run:
                 raise
 
     def _settle(self, exc: BaseException) -> None:
-        """A failure outside the abort path after this run wrote its manifest: record it (never left "running")."""
+        """A failure outside the abort path, or a second stop signal, after this run wrote its manifest: record it
+        with the counts of what is on disk (never left "running"). The summary is not computed."""
         if self._written is None:
             return
         with contextlib.suppress(Exception):  # the failure itself is what gets reported
             current = read_manifest(self.out)
             if current.status == "running" and current.started_at == self._written.started_at:
+                tally = tally_for(current)
+                for _ in tally.read(self.out / RESULTS):
+                    pass
                 status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "aborted"
                 write_json_atomic(self.out / MANIFEST, current.model_copy(update={
-                    "finished_at": now(), "status": status, "abort_reason": f"{type(exc).__name__}: {exc}"}))
+                    "finished_at": now(), "status": status, "abort_reason": f"{type(exc).__name__}: {exc}",
+                    "counts": tally.counts(current.counts.quarantined)}))
+
+    def quit_now(self) -> None:
+        """A second stop signal: exit at once (130) without waiting for the requests in flight. Every line already
+        written stays (each was flushed whole), and the manifest says ``interrupted`` with the counts on disk;
+        after the final manifest is written the signal is ignored (the run is ending anyway)."""
+        if self._finished:
+            return
+        self._settle(KeyboardInterrupt("stopped by a second signal, without waiting for the requests in flight"))
+        with contextlib.suppress(Exception):
+            sys.stderr.write("evalkit: interrupted again: stopped without waiting for the requests in flight; "
+                             "run the same command again to resume\n")
+            sys.stderr.flush()
+        os._exit(130)
 
     async def _execute_locked(self, plan: Plan) -> RunOutcome:
         manifest = new_manifest(self.suite, self.model, self.planner, self.records, self.options, len(plan.ids),
                                 self.run_key)
+        manifest.planned_ids = sorted(plan.ids)
         old = check_resumable(self.out, manifest)
         resumed = prepare_resume(self.out / RESULTS, plan.ids, self.run_key, vouched=old is not None)
+        found = resumed.found.problem() if resumed.found.done or resumed.found.damaged else None
+        if found and self.options.notice:  # what the gate and merge would say of the file as it was
+            self.options.notice(f"{self.out}: resuming, {found}")
         if resumed.note and self.options.notice:
             self.options.notice(resumed.note)
         manifest.counts.quarantined = resumed.quarantined
@@ -116,6 +147,7 @@ class Run:
         self._written = manifest
         interrupted = await self._send_all(plan.pending(self.planner, resumed.done), provider, cache)
         manifest, error = finish(self.out, manifest, plan.ids, self.abort, interrupted, self.options.write_report)
+        self._finished = True
         if error is not None:
             raise error
         return RunOutcome(self.out, manifest, interrupted)
@@ -248,5 +280,6 @@ def run(suite: LoadedSuite, options: RunOptions, *, handle_signals: bool = True)
 
 def _on_signal(the_run: Run) -> None:
     if the_run.stop.is_set():
-        os._exit(130)  # second signal: the user insists
+        the_run.quit_now()  # second signal: the user insists
+        return
     the_run.stop.set()

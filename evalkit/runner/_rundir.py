@@ -28,10 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from pydantic import ValidationError
-
 from evalkit.errors import UsageError
-from evalkit.results import MANIFEST, ItemResult, RunManifest, read_manifest
+from evalkit.results import MANIFEST, IdTally, ItemResult, RunManifest, read_manifest
 from evalkit.results._store import create_new
 
 LOCK = ".evalkit.lock"
@@ -158,6 +156,7 @@ def _options(selection: dict[str, Any], names: list[str]) -> str:
 class Resumed:
     """What a resume found in ``results.jsonl``."""
 
+    found: IdTally  # what results.jsonl held before anything was changed, counted as the gate and merge count it
     done: set[str] = field(default_factory=set)  # item ids with an adopted, successful line
     quarantined: int = 0
     note: str | None = None  # one line naming the quarantine file, when lines were moved there
@@ -175,8 +174,9 @@ def prepare_resume(path: Path, planned: Collection[str], key: str, vouched: bool
 
     Every line is validated here, before any request is sent. The file is streamed twice, not held, and
     rewritten (atomically) only when something changes."""
+    found = IdTally(planned, key)
     if not path.exists():
-        return Resumed()
+        return Resumed(found)
     keep: dict[str, int] = {}  # item id -> number of the line that is kept
     moved: dict[str, list[int]] = {}  # reason -> line numbers
     rewrite = False
@@ -185,7 +185,7 @@ def prepare_resume(path: Path, planned: Collection[str], key: str, vouched: bool
             if not raw.strip():
                 rewrite = True
                 continue
-            reason, item_id, failed = _judge(raw, planned, key, vouched)
+            reason, item_id, failed = _judge(found.take(raw), planned, key, vouched)
             if not raw.endswith(b"\n"):  # the last line, cut by a crash (or only its newline lost)
                 rewrite = True
                 reason = _TORN if reason == _DAMAGED else reason
@@ -201,17 +201,16 @@ def prepare_resume(path: Path, planned: Collection[str], key: str, vouched: bool
                 keep[item_id] = number
     if rewrite or moved:
         _rewrite(path, set(keep.values()), {n for numbers in moved.values() for n in numbers})
-    resumed = Resumed(done=set(keep), quarantined=sum(len(n) for n in moved.values()))
+    resumed = Resumed(found, done=set(keep), quarantined=sum(len(n) for n in moved.values()))
     if moved:
         resumed.note = _note(path, moved)
     return resumed
 
 
-def _judge(raw: bytes, planned: Collection[str], key: str, vouched: bool) -> tuple[str | None, str | None, bool]:
-    """(why the line is quarantined or None, its item id, whether the item failed)."""
-    try:
-        result = ItemResult.model_validate_json(raw)
-    except ValidationError:
+def _judge(result: ItemResult | None, planned: Collection[str], key: str,
+           vouched: bool) -> tuple[str | None, str | None, bool]:
+    """(why the line is quarantined or None, its item id, whether the item failed); ``result`` None: damaged."""
+    if result is None:
         return _DAMAGED, None, False
     if result.run_key != key and not (result.run_key is None and vouched):
         return _FOREIGN, result.item_id, False

@@ -21,8 +21,7 @@ from evalkit.results import (
     ItemResult,
     ResultsWriter,
     RunManifest,
-    iter_results,
-    summarize_run,
+    summarize_file,
     write_json_atomic,
 )
 from evalkit.runner._plan import now
@@ -83,27 +82,25 @@ def finish(out: Path, manifest: RunManifest, planned: set[str], abort: BaseExcep
            write_report: bool) -> tuple[RunManifest, BaseException | None]:
     """Write the final manifest, the summary and the report. Returns the manifest and the error the run ends with
     (the abort reason, or ``RunAborted`` when the results are incomplete; None when all is well)."""
-    tally = IdTally(planned)
-    quarantined = manifest.counts.quarantined
+    tally = IdTally(planned, manifest.run_key)
     stopped = "aborted" if abort is not None else ("interrupted" if interrupted else None)
     manifest = manifest.model_copy(update={"finished_at": now(), "status": stopped or "incomplete",
                                            "abort_reason": str(abort) if abort is not None else None})
     try:
-        manifest, summary = summarize_run(manifest, tally.count(iter_results(out / RESULTS)))
+        manifest, summary = summarize_file(manifest, out / RESULTS, tally)
     except ResultsError:
         write_json_atomic(out / MANIFEST, manifest)  # not left "running"
         raise
-    counts = tally.counts(manifest.counts).model_copy(update={"quarantined": quarantined})
-    update: dict[str, object] = {"counts": counts, "status": stopped or "complete"}
+    update: dict[str, object] = {"status": stopped or "complete"}
     if stopped is None and not tally.complete:
-        update.update(status="incomplete", abort_reason=f"{tally.describe()} in {RESULTS}")
+        update.update(status="incomplete", abort_reason=tally.problem())
     manifest = manifest.model_copy(update=update)
     write_json_atomic(out / MANIFEST, manifest)
     write_json_atomic(out / SUMMARY, summary)
     if write_report:
         write_default_report(out)
     if abort is None and manifest.status == "incomplete":
-        abort = RunAborted(f"{out} is incomplete: {tally.describe()} in {RESULTS} (was it changed by something "
+        abort = RunAborted(f"{out} is incomplete: {tally.problem()} (was it changed by something "
                            "else during the run?); run the same command again to finish it")
     return manifest, abort
 
