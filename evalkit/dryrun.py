@@ -68,6 +68,8 @@ class DryRun:
     prices: Prices | None
     cache: str | None  # the cache file looked in, None when the cache is off or does not exist yet
     cells: list[DryRunCell] = field(default_factory=list)
+    # Long-format data: cases in none of the suite's languages (not planned), by their language field's value.
+    skipped_languages: dict[str, int] = field(default_factory=dict)
 
     def total(self, name: str) -> int:
         return sum(getattr(c, name) for c in self.cells)
@@ -116,8 +118,9 @@ def dry_run(suite: LoadedSuite, options: RunOptions, prices: Prices | None = Non
                 cell.est_prompt_tokens += estimate_prompt_tokens(item.messages)
         batch.clear()
 
+    planner = Planner(suite, options.selection)
     try:
-        for item in Planner(suite, options.selection).iter_items():
+        for item in planner.iter_items():
             cell = cells.setdefault((item.variant, item.language), DryRunCell(item.variant, item.language))
             cell.items += 1
             if item.item_id in done:
@@ -131,4 +134,5 @@ def dry_run(suite: LoadedSuite, options: RunOptions, prices: Prices | None = Non
         if cache is not None:
             cache.close()
     report.cells = list(cells.values())  # in the order of the plan
+    report.skipped_languages = dict(planner.skipped_languages)
     return report

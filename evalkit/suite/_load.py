@@ -185,8 +185,12 @@ def _dedupe(errors: list[SuiteError]) -> list[SuiteError]:
 
 
 def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> LoadedSuite:
-    """Parse and schema-check a suite. Raises ``SuiteError`` (or ``SuiteErrors``) with locations."""
-    path = Path(path)
+    """Parse and schema-check a suite: a file, or a built-in suite's name (``"translation"``; a file of that
+    name in the working directory comes first). Raises ``SuiteError`` (or ``SuiteErrors``) with locations."""
+    from evalkit.suites import find_suite, hint
+
+    given = path
+    path = find_suite(path)
     display = _display_path(path)
     cap = _limits.limit("MAX_SUITE_BYTES")
     try:
@@ -194,7 +198,9 @@ def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Loaded
             raw = handle.read(cap + 1)  # never more: the file may be huge, or a device that never ends
             size = max(len(raw), os.fstat(handle.fileno()).st_size)
     except FileNotFoundError:
-        raise SuiteError("suite file not found", Location(display)) from None
+        # A bare name may have meant a built-in suite: say which ones there are.
+        names = hint(str(given)) if Path(given).parent == Path(".") else ""
+        raise SuiteError("suite file not found" + names, Location(display)) from None
     except IsADirectoryError:
         raise SuiteError("is a directory, not a suite file", Location(display)) from None
     if len(raw) > cap:
