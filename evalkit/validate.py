@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from evalkit._hints import did_you_mean
 from evalkit.errors import EvalkitError, Location, MissingDependency, SuiteError, SuiteErrors
 from evalkit.items import Planner, Selection
-from evalkit.languages import is_known
+from evalkit.languages import is_known, unknown_hint
 from evalkit.scoring import ScorerOptionsError, build_scorer
 from evalkit.suite import LoadedSuite, load_suite
 from evalkit.suite._yaml import load_positioned
@@ -41,7 +41,8 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
     spec = suite.spec
     for i, code in enumerate(spec.languages):
         if not is_known(code):
-            errors.append(SuiteError(f"unknown language code {code!r}", suite.locate("languages", i)))
+            errors.append(SuiteError(f"unknown language code {code!r}{unknown_hint(code)}",
+                                     suite.locate("languages", i)))
     targets = {c for c in spec.languages if is_known(c)} | {
         v.target_language for v in spec.prompts.values() if v.target_language and is_known(v.target_language)
     }
@@ -205,7 +206,7 @@ def _language_codes(path: Path, reported: list[SuiteError]) -> list[SuiteError]:
     for i, code in enumerate(languages):
         if isinstance(code, str) and not is_known(code):
             where = positioned.locate(("languages", i), f"languages[{i}]")
-            error = SuiteError(f"unknown language code {code!r}", where)
+            error = SuiteError(f"unknown language code {code!r}{unknown_hint(code)}", where)
             if error.message not in already:
                 errors.append(error)
     return errors

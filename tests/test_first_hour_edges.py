@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import run_cli
 
 from evalkit.errors import SuiteError
+from evalkit.items import Planner, Selection
+from evalkit.languages import ISO639_3, LANGUAGES, canonical_code, flores_code, get_language
+from evalkit.results import RESULTS, iter_results, read_manifest, read_summary
 from evalkit.suite import load_suite
 from evalkit.suites import SUITES_DIR
+from evalkit.testing import FakeOpenAIServer
+from evalkit.validate import validate_suite
 
 LONG = """\
 name: long
@@ -72,3 +78,108 @@ def test_dry_run_prints_long_format_skip_counts(tmp_path: Path, capsys: pytest.C
     assert "total: 2 items" in printed
     assert "2 cases skipped, in a language the suite does not run (fr: 2)" in printed
     assert not (tmp_path / "run").exists()
+
+
+# --- FLORES-200 / Belebele language codes (item 1) ------------------------------------------------------
+
+FLORES_ROWS = [
+    {"id": "g1", "lang": "deu_Latn", "source": "Good morning", "reference": "Guten Morgen"},
+    {"id": "z1", "lang": "zho_Hans", "source": "Good morning", "reference": "早上好"},
+    {"id": "j1", "lang": "jpn_Jpan", "source": "Thank you very much", "reference": "どうもありがとうございます"},
+    {"id": "z2", "lang": "zho_Hans", "source": "Thank you", "reference": "谢谢"},  # answered in English
+]
+
+
+def flores_translator(request: dict[str, Any]) -> str:
+    text = request["messages"][-1]["content"]
+    answers = {"German: Good morning": "Guten Morgen", "Chinese: Good morning": "早上好",
+               "Japanese: Thank you very much": "どうもありがとうございます"}
+    return next((out for key, out in answers.items() if text.endswith(key)), "Thank you")
+
+
+def test_flores_codes_score_with_their_languages_tokenizers_and_script_check(tmp_path: Path) -> None:
+    with FakeOpenAIServer(flores_translator) as server:
+        path = long_suite(tmp_path, FLORES_ROWS, languages="deu_Latn, zho_Hans, jpn_Jpan",
+                          scorers="bleu, language", base_url=server.base_url)
+        assert validate_suite(path).ok, validate_suite(path).errors
+        out = tmp_path / "run"
+        assert run_cli("run", path, "--out", out, "--no-report") == 0
+    manifest = read_manifest(out)
+    assert manifest.languages == ["deu_Latn", "zho_Hans", "jpn_Jpan"]  # the user's codes, as written
+    bleu = manifest.signatures["bleu"]
+    assert "tok:13a" in bleu["deu_Latn"] and "tok:zh" in bleu["zho_Hans"] and "tok:ja-mecab" in bleu["jpn_Jpan"]
+    results = {r.case_id: r for r in iter_results(out / RESULTS)}
+    assert {r.language for r in results.values()} == {"deu_Latn", "zho_Hans", "jpn_Jpan"}
+    assert results["j1"].scores["bleu"] == pytest.approx(100.0)
+    assert [results[c].scores["language"] for c in ("g1", "z1", "j1", "z2")] == [1.0, 1.0, 1.0, 0.0]
+    assert results["z2"].details["language"]["expected"] == "zh"
+    assert results["z2"].details["language"]["reason"].startswith("wrong script: Latin")  # not Han
+    cells = {(c.language, c.metric): c.value for c in read_summary(out).cells}
+    assert cells[("zho_Hans", "language")] == pytest.approx(50.0)
+    assert cells[("jpn_Jpan", "bleu")] == pytest.approx(100.0)
+
+
+def test_flores_and_iso_639_1_codes_name_the_same_language(tmp_path: Path) -> None:
+    # Rows in FLORES codes in a suite of ISO 639-1 codes, and the other way round.
+    path = long_suite(tmp_path, FLORES_ROWS, languages="de, zh, ja")
+    assert [(i.case_id, i.language) for i in Planner(load_suite(path)).iter_items()] == [
+        ("g1", "de"), ("z1", "zh"), ("j1", "ja"), ("z2", "zh")]
+    rows = [{**r, "lang": {"deu_Latn": "de", "zho_Hans": "zh", "jpn_Jpan": "ja-JP"}[str(r["lang"])]}
+            for r in FLORES_ROWS]
+    path = long_suite(tmp_path, rows, languages="deu_Latn, zho_Hans, jpn_Jpan")
+    planner = Planner(load_suite(path), Selection(languages=["zho_Hans"]))
+    assert [(i.case_id, i.language, i.messages[-1]["content"]) for i in planner.iter_items()] == [
+        ("z1", "zho_Hans", "Translate into Chinese: Good morning"),
+        ("z2", "zho_Hans", "Translate into Chinese: Thank you")]
+    # Traditional Chinese is not Simplified Chinese: a zho_Hant row is not in a zho_Hans suite.
+    path = long_suite(tmp_path, [{**FLORES_ROWS[1], "lang": "zho_Hant"}, FLORES_ROWS[0]], languages="zho_Hans, de")
+    planner = Planner(load_suite(path))
+    assert [i.case_id for i in planner.iter_items()] == ["g1"]
+    assert dict(planner.skipped_languages) == {"zho_Hant": 1}
+
+
+def test_languages_option_takes_flores_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = long_suite(tmp_path, FLORES_ROWS, languages="de, zh, ja")
+    assert run_cli("run", path, "--out", tmp_path / "run", "--dry-run", "--languages", "zho_hans,JPN_Jpan") == 0
+    printed = capsys.readouterr().out
+    assert "total: 3 items" in printed
+    assert {line.split()[1] for line in printed.splitlines() if line.startswith("  plain")} == {"zh", "ja"}
+
+
+def test_suite_listing_one_language_twice_in_two_spellings(tmp_path: Path) -> None:
+    path = long_suite(tmp_path, FLORES_ROWS, languages="de, deu_Latn")
+    with pytest.raises(SuiteError, match=r"language 'deu_Latn' listed twice \(as 'de' on line 7\)"):
+        load_suite(path)
+
+
+@pytest.mark.parametrize(("code", "says"), [
+    ("hin_Latn", "unknown language code 'hin_Latn'; the Latn script is not one evalkit checks Hindi in "
+                 "(it checks Devanagari: hi or hin_Deva)"),
+    ("zho_Hnas", "unknown language code 'zho_Hnas'; Hnas is not a script code; did you mean 'zh' or 'zho_Hans'?"),
+    ("dei_Latn", "unknown language code 'dei_Latn'; did you mean 'deu_Latn'?"),
+    ("xx", "unknown language code 'xx'"),
+])
+def test_bad_flores_codes_say_what_is_wrong(tmp_path: Path, code: str, says: str) -> None:
+    path = long_suite(tmp_path, [FLORES_ROWS[0]], languages=f"de, {code}")
+    messages = [e.message for e in validate_suite(path).errors]
+    assert messages == [f"{path}:7:17: languages[1]: {says}"]
+    rows = [FLORES_ROWS[0], {**FLORES_ROWS[1], "lang": code}]
+    path = long_suite(tmp_path, rows, languages="de")
+    messages = [e.message for e in validate_suite(path).errors]
+    remedy = says.removeprefix(f"unknown language code {code!r}") or "; use a code such as de, pt-BR or deu_Latn"
+    assert messages == [f"{tmp_path / 'data.jsonl'}:2: lang: unknown language code {code!r} (case 'z1'){remedy}"]
+
+
+def test_iso_639_3_table_agrees_with_lingua() -> None:
+    from lingua import Language as Lingua
+
+    pairs = {lang.iso_code_639_1.name.lower(): lang.iso_code_639_3.name.lower() for lang in Lingua.all()}
+    pairs.update({"am": "amh", "my": "mya", "km": "khm", "lo": "lao"})  # not in lingua
+    individual = {"arb", "cmn", "pes", "zsm", "swh"}  # FLORES-200's individual languages of macrolanguages
+    assert {two: three for three, two in ISO639_3.items() if three not in individual} == {
+        code: pairs[code] for code in LANGUAGES}
+    assert {three: ISO639_3[three] for three in individual} == {"arb": "ar", "cmn": "zh", "pes": "fa",
+                                                                "zsm": "ms", "swh": "sw"}
+    for lang in LANGUAGES.values():
+        assert get_language(flores_code(lang)) is lang
+        assert canonical_code(flores_code(lang)) == (lang.code if lang.code != "zh" else "zh-hans")

@@ -104,6 +104,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
     summary and report into --out."""
     from evalkit.cli._params import apply_params  # imports the suite schema: not at `evalkit --help`
     from evalkit.items import Selection, Shard
+    from evalkit.languages import same_language
     from evalkit.runner import RunOptions
     from evalkit.scoring import load_plugins
     from evalkit.suite import load_suite
@@ -119,7 +120,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
         loaded.spec = loaded.spec.model_copy(update={"model": model_spec})
     names = [_with_provider(m, provider) for m in models] or [_with_provider(None, provider)]
     selection = Selection(
-        languages=pick("--languages", languages, loaded.spec.languages),
+        languages=pick("--languages", languages, loaded.spec.languages, same_language),
         prompts=pick("--prompts", prompts, list(loaded.spec.prompts)),
         limit=limit,
         repeats=repeat,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from evalkit._hints import did_you_mean
 from evalkit.errors import Location, SuiteError, SuiteErrors
+from evalkit.languages import canonical_code
 from evalkit.suite import _limits, _schema
 from evalkit.suite._cases import (
     Case,
@@ -227,7 +228,7 @@ def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Loaded
 
 
 def _check_names(spec: Suite, positioned: PositionedYaml) -> None:
-    """Languages listed once (``de`` and ``DE`` are one language), no control characters in language
+    """Languages listed once (``de``, ``DE`` and ``deu_Latn`` are one language), no control characters in language
     codes or prompt variant names (they are parts of item ids, joined with "\\x1f")."""
     first: dict[str, int] = {}
     for index, code in enumerate(spec.languages):
@@ -235,7 +236,7 @@ def _check_names(spec: Suite, positioned: PositionedYaml) -> None:
         bad = _limits.control_character(code)
         if bad:
             raise SuiteError(f"language code {code!r} contains a control character ({bad})", where)
-        key = code.replace("_", "-").casefold()
+        key = canonical_code(code)
         if key in first:
             other = first[key]
             line = positioned.locate(("languages", other)).line
