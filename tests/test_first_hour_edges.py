@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli
+from helpers import SUITE, run_cli, translator, write_suite
 
+from evalkit.cli._models import model_slug
 from evalkit.errors import SuiteError
 from evalkit.items import Planner, Selection
 from evalkit.languages import ISO639_3, LANGUAGES, canonical_code, flores_code, get_language
@@ -183,3 +184,68 @@ def test_iso_639_3_table_agrees_with_lingua() -> None:
     for lang in LANGUAGES.values():
         assert get_language(flores_code(lang)) is lang
         assert canonical_code(flores_code(lang)) == (lang.code if lang.code != "zh" else "zh-hans")
+
+
+# --- a suite's models: list (item 2) --------------------------------------------------------------------
+
+GOOD = "meta-llama/Llama-3.2-3B-Instruct-Turbo"
+BAD = "gpt-bad"
+
+
+def per_model(request: dict[str, Any]) -> str:
+    return translator(request) if request["model"] == GOOD else "Sorry"
+
+
+def models_suite(tmp_path: Path, base_url: str, models: str, name: str = "") -> Path:
+    body = SUITE.replace("  name: test-model\n", f"  name: {name}\n" if name else "") + f"models: {models}\n"
+    return write_suite(tmp_path, base_url, body)
+
+
+def test_models_list_runs_like_repeated_model_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(per_model) as srv:
+        suite = models_suite(tmp_path, srv.base_url, f"[{GOOD}, {BAD}]")
+        assert validate_suite(suite).ok
+        out = tmp_path / "out"
+        assert run_cli("run", suite, "--out", out, "--prompts", "plain") == 0
+        asked = [r.body["model"] for r in srv.chat_requests if r.body]
+        sent = srv.count
+        # The same command again resumes both runs: nothing is sent.
+        assert run_cli("run", suite, "--out", out, "--prompts", "plain") == 0
+        assert srv.count == sent
+    assert sorted(set(asked)) == sorted({GOOD, BAD}) and len(asked) == 18
+    good, bad = out / model_slug(GOOD), out / model_slug(BAD)
+    assert read_manifest(good).model.name == GOOD and read_manifest(bad).model.name == BAD
+    exact = {run: {c.language: c.value for c in read_summary(run).cells if c.metric == "exact_match"}
+             for run in (good, bad)}
+    assert exact == {good: {"de": 100.0, "zh": 100.0, "th": 100.0}, bad: {"de": 0.0, "zh": 0.0, "th": 0.0}}
+    assert (out / "compare.html").exists() and not (out / "manifest.json").exists()
+    printed = capsys.readouterr().out
+    assert f"{BAD} vs {GOOD}:" in printed
+
+
+def test_model_option_overrides_the_models_list(tmp_path: Path) -> None:
+    with FakeOpenAIServer(per_model) as srv:
+        suite = models_suite(tmp_path, srv.base_url, f"[{GOOD}, {BAD}]")
+        out = tmp_path / "one"
+        assert run_cli("run", suite, "--out", out, "--model", BAD, "--prompts", "plain", "--no-report") == 0
+        assert {r.body["model"] for r in srv.chat_requests if r.body} == {BAD}
+    assert read_manifest(out).model.name == BAD  # a single run, in --out itself
+    with FakeOpenAIServer(per_model) as srv:  # a list of one is one run, like one --model
+        suite = models_suite(tmp_path, srv.base_url, f"[{GOOD}]")
+        out = tmp_path / "listed"
+        assert run_cli("run", suite, "--out", out, "--prompts", "plain", "--no-report") == 0
+    assert read_manifest(out).model.name == GOOD
+
+
+@pytest.mark.parametrize(("models", "name", "says"), [
+    ("[a, b, a]", "", ":28:16: models[2]: model 'a' is listed twice (first on line 28); name each model once"),
+    ("[a, 3]", "", ":28:13: models[1]: Input should be a valid string"),
+    ("[a, ' ']", "", ":28:13: models[1]: a model name cannot be empty"),
+    ("[]", "", ":28:1: models: List should have at least 1 item after validation, not 0"),
+    ("[a, b]", "c", ":3:3: model.name: give the model in model.name or in models, not both (models: a, b)"),
+])
+def test_models_list_errors(tmp_path: Path, models: str, name: str, says: str) -> None:
+    suite = models_suite(tmp_path, "http://127.0.0.1:9/v1", models, name)
+    messages = [e.message for e in validate_suite(suite).errors]
+    assert messages == [f"{suite}{says}"]
+    assert run_cli("run", suite, "--out", tmp_path / "out") == 2

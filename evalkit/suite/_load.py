@@ -244,8 +244,29 @@ def _check_names(spec: Suite, positioned: PositionedYaml) -> None:
             as_ = f" (as {same!r} on line {line})" if same != code else ""
             raise SuiteError(f"language {code!r} listed twice{as_}", where)
         first[key] = index
+    _check_models(spec, positioned)
     for name in spec.prompts:
         bad = _limits.control_character(name)
         if bad:
             raise SuiteError(f"prompt variant name {name!r} contains a control character ({bad})",
                              positioned.locate(("prompts", name), format_path(("prompts", name))))
+
+
+def _check_models(spec: Suite, positioned: PositionedYaml) -> None:
+    """A ``models:`` list names each model once, by a non-empty name, and replaces ``model.name`` (not both)."""
+    if spec.models is None:
+        return
+    model = positioned.data.get("model")
+    if isinstance(model, dict) and "name" in model:
+        raise SuiteError(f"give the model in model.name or in models, not both (models: {', '.join(spec.models)})",
+                         positioned.locate(("model", "name"), "model.name"))
+    first: dict[str, int] = {}
+    for index, name in enumerate(spec.models):
+        where = positioned.locate(("models", index), f"models[{index}]")
+        if not name.strip():
+            raise SuiteError("a model name cannot be empty", where)
+        if name in first:
+            line = positioned.locate(("models", first[name])).line
+            raise SuiteError(f"model {name!r} is listed twice (first on line {line}); name each model once", where)
+        first[name] = index
+

@@ -135,6 +135,9 @@ class Suite(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     model: ModelSpec = ModelSpec()
+    # Several models side by side, as `evalkit run --model A --model B` (which overrides the list): each name
+    # replaces model.name, the rest of `model:` is shared.
+    models: list[str] | None = Field(default=None, min_length=1)
     languages: list[str] = Field(min_length=1)
     prompts: dict[str, PromptVariant] = Field(min_length=1)
     cases: list[dict[str, Any]] | FileCases | DatasetCases
@@ -145,6 +148,11 @@ class Suite(_Strict):
     scorers: list[ScorerSpec] = Field(min_length=1)
     gates: dict[str, Any] | None = None
     repeats: int = Field(default=1, ge=1, le=1000)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _one_model(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v  # `models: gpt-4o` is a list of one
 
     @field_validator("scorers", mode="before")
     @classmethod
