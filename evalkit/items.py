@@ -59,6 +59,19 @@ def item_id_for(case_id: str, language: str, variant: str, repeat: int) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+class CaseError(SuiteError):
+    """A problem a case has with a template or its references. ``problem`` is worded the same for every case
+    that has it, ``group_at`` is where it is (the template, or the reference field without a case's line):
+    ``evalkit validate`` reports one error per (problem, place), naming the cases."""
+
+    def __init__(self, message: str, location: Location, *, case_id: str, problem: str,
+                 group_at: Location) -> None:
+        super().__init__(message, location)
+        self.case_id = case_id
+        self.problem = problem
+        self.group_at = group_at
+
+
 @dataclass(frozen=True)
 class Shard:
     index: int  # 1-based
@@ -239,16 +252,19 @@ class Planner:
                     messages = _render_messages(variant, variant_name, ctx)
                 except TemplateError as exc:
                     loc = self.suite.locate(*[p for p in exc.field.replace("[", ".").replace("]", "").split(".")])
-                    raise SuiteError(
-                        f"{exc.message} (case {case.id!r} at {case.where.format()}, language {language})",
-                        Location(loc.file, loc.line, loc.column, exc.field),
+                    at = Location(loc.file, loc.line, loc.column, exc.field)
+                    raise CaseError(
+                        f"{exc.message} (case {case.id!r} at {case.where.format()}, language {language})", at,
+                        case_id=case.id, problem=exc.message, group_at=at,
                     ) from None
                 ref_path = variant.reference or spec.reference
                 refs = _references(lookup_path(case.fields, ref_path, target))
                 if refs is None and self.needs_references:
-                    raise SuiteError(
-                        f"case {case.id!r} has no reference {ref_path!r} for language {target!r}",
+                    problem = f"no reference {ref_path!r} for language {target!r}"
+                    raise CaseError(
+                        f"case {case.id!r} has {problem}",
                         Location(case.where.file, case.where.line, case.where.column, ref_path),
+                        case_id=case.id, problem=problem, group_at=Location(case.where.file, field=ref_path),
                     )
                 fields = {k: case.fields[k] for k in self.scorer_fields if k in case.fields}
                 for repeat in range(self.repeats):

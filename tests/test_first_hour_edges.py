@@ -249,3 +249,22 @@ def test_models_list_errors(tmp_path: Path, models: str, name: str, says: str) -
     messages = [e.message for e in validate_suite(suite).errors]
     assert messages == [f"{suite}{says}"]
     assert run_cli("run", suite, "--out", tmp_path / "out") == 2
+
+
+# --- validate groups template and reference problems on structured fields (item 4) ----------------------
+
+
+@pytest.mark.parametrize("ids", [["c0", "c1", "c2"], ["it's 1", "it's 2", "it's 3"],
+                                 ["a) at x, language y)", "b", "c"]])
+def test_validate_groups_a_problem_across_cases_whatever_their_ids(tmp_path: Path, ids: list[str]) -> None:
+    rows = [{"id": i, "lang": "de", "source": "s", "reference": "r"} for i in ids]
+    path = long_suite(tmp_path, rows, languages="de")
+    template = path.read_text(encoding="utf-8").replace("{{ source }}", "{{ case.nativ }}")
+    path.write_text(template, encoding="utf-8")
+    messages = [e.message for e in validate_suite(path).errors]
+    assert messages == [f"{path}:11:5: prompts.plain.user: case.nativ: no such field (fields: id, lang, source, "
+                        f"reference) (in 3 cases: {', '.join(ids)})"]
+    path = long_suite(tmp_path, [{k: v for k, v in r.items() if k != "reference"} for r in rows], languages="de")
+    messages = [e.message for e in validate_suite(path).errors]
+    assert messages == [f"{tmp_path / 'data.jsonl'}:1: reference: no reference 'reference' for language 'de' "
+                        f"(in 3 cases: {', '.join(ids)})"]
