@@ -268,3 +268,14 @@ def test_validate_groups_a_problem_across_cases_whatever_their_ids(tmp_path: Pat
     messages = [e.message for e in validate_suite(path).errors]
     assert messages == [f"{tmp_path / 'data.jsonl'}:1: reference: no reference 'reference' for language 'de' "
                         f"(in 3 cases: {', '.join(ids)})"]
+
+
+def test_a_single_run_of_a_suite_with_models_uses_the_first(tmp_path: Path) -> None:
+    """The Python API (and anything else that runs one model) runs the list's first model, not the default."""
+    import evalkit
+
+    with FakeOpenAIServer(per_model) as srv:
+        suite = evalkit.load_suite(models_suite(tmp_path, srv.base_url, f"[{BAD}, {GOOD}]"))
+        assert suite.spec.model.name == BAD  # not the default model (which GOOD happens to be)
+        evalkit.run(suite, evalkit.RunOptions(out_dir=tmp_path / "api", write_report=False))
+        assert {r.body["model"] for r in srv.chat_requests if r.body} == {BAD}
