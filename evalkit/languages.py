@@ -151,8 +151,9 @@ def flores_code(lang: Language, three: str | None = None) -> str:
 
 def unknown_hint(code: str) -> str:
     """Why ``code`` is not a language evalkit knows, when that is more than "unknown": a script evalkit does
-    not check the language in (``; evalkit checks Hindi in Devanagari script: hi or hin_Deva``), or the
-    nearest known code (``; did you mean 'deu_Latn'?``). "" when nothing is close."""
+    not check the language in (``hin_Latn``: ``; the Latn script is not one evalkit checks Hindi in (it checks
+    Devanagari: hi or hin_Deva)``), no script at all (``zho_Hnas``), or the nearest known code (``dei_Latn``:
+    ``; did you mean 'deu_Latn'?``). "" when nothing is close (``xx``)."""
     lang = LANGUAGES.get(primary_subtag(code))
     if lang is not None:
         script = _wrong_script(code, lang)
