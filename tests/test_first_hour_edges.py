@@ -5,6 +5,7 @@ template/reference errors on structured fields."""
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +280,20 @@ def test_a_single_run_of_a_suite_with_models_uses_the_first(tmp_path: Path) -> N
         assert suite.spec.model.name == BAD  # not the default model (which GOOD happens to be)
         evalkit.run(suite, evalkit.RunOptions(out_dir=tmp_path / "api", write_report=False))
         assert {r.body["model"] for r in srv.chat_requests if r.body} == {BAD}
+
+
+def test_per_language_fields_keyed_in_another_spelling(tmp_path: Path) -> None:
+    """Wide format: a suite of FLORES codes reads references and fields keyed by ISO 639-1 codes (and back)."""
+    path = tmp_path / "suite.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: wide
+        languages: [deu_Latn, zho_Hans]
+        prompts:
+          p: {user: "{{ greeting }} -> {{ language.name }}"}
+        cases:
+          - {id: a, greeting: {de: Hallo, zh: 你好}, reference: {de: Guten Tag, zho_Hans: 你好}}
+        scorers: [chrf]
+        """), encoding="utf-8")
+    items = list(Planner(load_suite(path)).iter_items())
+    assert [(i.language, i.messages[-1]["content"], i.references) for i in items] == [
+        ("deu_Latn", "Hallo -> German", ("Guten Tag",)), ("zho_Hans", "你好 -> Chinese", ("你好",))]
