@@ -120,6 +120,8 @@ class DryRun:
     cache: str | None  # the cache file looked in, None when the cache is off or does not exist yet
     cells: list[DryRunCell] = field(default_factory=list)
     judges: list[DryRunJudge] = field(default_factory=list)
+    # Long-format data: cases in none of the suite's languages (not planned), by their language field's value.
+    skipped_languages: dict[str, int] = field(default_factory=dict)
 
     def total(self, name: str) -> int:
         return sum(getattr(c, name) for c in self.cells)
@@ -225,8 +227,9 @@ def dry_run(suite: LoadedSuite, options: RunOptions, prices: Prices | None = Non
                 count.est_prompt_tokens += tokens
         batch.clear()
 
+    planner = Planner(suite, options.selection)
     try:
-        for item in Planner(suite, options.selection).iter_items():
+        for item in planner.iter_items():
             cell = cells.setdefault((item.variant, item.language), DryRunCell(item.variant, item.language))
             cell.items += 1
             if item.item_id in done:
@@ -241,4 +244,5 @@ def dry_run(suite: LoadedSuite, options: RunOptions, prices: Prices | None = Non
             cache.close()
     report.cells = list(cells.values())  # in the order of the plan
     report.judges = list(judged.values())
+    report.skipped_languages = dict(planner.skipped_languages)
     return report

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import Location, SuiteError, UsageError
-from evalkit.languages import is_known, primary_subtag
+from evalkit.languages import broader_codes, canonical_code, is_known, same_language, unknown_hint
 from evalkit.scoring import build_scorer
 from evalkit.suite import LoadedSuite
 from evalkit.suite._cases import Case
@@ -57,6 +57,19 @@ def repeat_seed(seed: int | None, repeat: int) -> int | None:
 def item_id_for(case_id: str, language: str, variant: str, repeat: int) -> str:
     key = "\x1f".join([case_id, language, variant, str(repeat)])
     return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+class CaseError(SuiteError):
+    """A problem a case has with a template or its references. ``problem`` is worded the same for every case
+    that has it, ``group_at`` is where it is (the template, or the reference field without a case's line):
+    ``evalkit validate`` reports one error per (problem, place), naming the cases."""
+
+    def __init__(self, message: str, location: Location, *, case_id: str, problem: str,
+                 group_at: Location) -> None:
+        super().__init__(message, location)
+        self.case_id = case_id
+        self.problem = problem
+        self.group_at = group_at
 
 
 @dataclass(frozen=True)
@@ -112,8 +125,9 @@ def _render_messages(variant: PromptVariant, name: str, ctx: dict[str, object]) 
 
 
 def language_key(code: str) -> str:
-    """``de``, ``DE`` and ``de_DE``/``de-de`` spellings compare equal (as the suite's language list does)."""
-    return code.replace("_", "-").casefold()
+    """``de``, ``DE`` and ``deu_Latn`` compare equal, as do ``de_DE``/``de-de`` (as the suite's language list
+    does): ``evalkit.languages.canonical_code``."""
+    return canonical_code(code)
 
 
 def skipped_note(skipped: Mapping[str, int]) -> str | None:
@@ -178,14 +192,21 @@ class Planner:
                              f"field {name!r}", at)
         chosen: set[str] = set()
         for code in codes:
-            # The suite's spelling of the code, else of its primary language (a de-AT row in a suite of de).
-            suite_code = self._suite_codes.get(language_key(code)) or self._suite_codes.get(primary_subtag(code))
+            # The suite's spelling of the code, else of its language and script, else of its language alone (a
+            # de-AT row in a suite of de; deu_Latn and de are one spelling: ``evalkit.languages.canonical_code``).
+            # zho_Hant is not in a suite of zho_Hans, but is in one of zh.
+            # A code naming no script: the suite's only code of that language (zh in a suite of zho_Hans).
+            suite_code = next((self._suite_codes[k] for k in broader_codes(code) if k in self._suite_codes), None)
+            if suite_code is None:
+                same = [c for c in self._suite_codes.values() if same_language(code, c)]
+                suite_code = same[0] if len(same) == 1 else None
             if suite_code is not None:
                 chosen.add(suite_code)
             elif not is_known(code):
                 shown = code if len(code) <= 40 else code[:40] + "..."
-                raise SuiteError(f"unknown language code {shown!r} (case {case.id!r}); use a code such as de or "
-                                 "pt-BR", at)
+                hint = unknown_hint(code) if len(code) <= 40 else ""
+                raise SuiteError(f"unknown language code {shown!r} (case {case.id!r})"
+                                 + (hint or "; use a code such as de, pt-BR or deu_Latn"), at)
         if not chosen:
             self.skipped_languages[", ".join(codes)] += 1
         return [code for code in self.languages if code in chosen]
@@ -211,7 +232,7 @@ class Planner:
         code = render(variant.target_language, field, ctx)
         if not is_known(code):
             at = self.suite.locate("prompts", name, "target_language")
-            raise SuiteError(f"unknown target language {code!r} (case at {where.format()})",
+            raise SuiteError(f"unknown target language {code!r} (case at {where.format()}){unknown_hint(code)}",
                              Location(at.file, at.line, at.column, field))
         return code
 
@@ -231,16 +252,19 @@ class Planner:
                     messages = _render_messages(variant, variant_name, ctx)
                 except TemplateError as exc:
                     loc = self.suite.locate(*[p for p in exc.field.replace("[", ".").replace("]", "").split(".")])
-                    raise SuiteError(
-                        f"{exc.message} (case {case.id!r} at {case.where.format()}, language {language})",
-                        Location(loc.file, loc.line, loc.column, exc.field),
+                    at = Location(loc.file, loc.line, loc.column, exc.field)
+                    raise CaseError(
+                        f"{exc.message} (case {case.id!r} at {case.where.format()}, language {language})", at,
+                        case_id=case.id, problem=exc.message, group_at=at,
                     ) from None
                 ref_path = variant.reference or spec.reference
                 refs = _references(lookup_path(case.fields, ref_path, target))
                 if refs is None and self.needs_references:
-                    raise SuiteError(
-                        f"case {case.id!r} has no reference {ref_path!r} for language {target!r}",
+                    problem = f"no reference {ref_path!r} for language {target!r}"
+                    raise CaseError(
+                        f"case {case.id!r} has {problem}",
                         Location(case.where.file, case.where.line, case.where.column, ref_path),
+                        case_id=case.id, problem=problem, group_at=Location(case.where.file, field=ref_path),
                     )
                 fields = {k: case.fields[k] for k in self.scorer_fields if k in case.fields}
                 for repeat in range(self.repeats):

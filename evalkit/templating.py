@@ -21,7 +21,7 @@ from evalkit._template_sandbox import (
     BoundedSandbox,
     render_budgeted,
 )
-from evalkit.languages import LANGUAGES, get_language, is_known
+from evalkit.languages import LANGUAGES, canonical_code, get_language, is_known, same_language
 
 # Suites arrive in pull requests: templates render in a sandbox bounded in memory and work while
 # rendering (evalkit/_template_sandbox.py has the limits and how they are enforced).
@@ -77,14 +77,29 @@ def _is_per_language(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and all(isinstance(k, str) and is_known(k) for k in value)
 
 
+def _language_key(value: dict[str, Any], language: str) -> str | None:
+    """The key of ``language``'s value in a per-language mapping: ``language`` itself, else another spelling of
+    it (``de`` for ``deu_Latn`` and the other way round: ``evalkit.languages.canonical_code``), else the only
+    key of that language a script or region does not contradict (``zh`` for ``zho_Hans``)."""
+    if language in value:
+        return language
+    key = canonical_code(language)
+    same = next((k for k in value if canonical_code(k) == key), None)
+    if same is not None:
+        return same
+    close = [k for k in value if same_language(k, language)]
+    return close[0] if len(close) == 1 else None
+
+
 def localize(fields: dict[str, Any], language: str) -> dict[str, Any]:
     """Top-level view of a case for one language: per-language fields resolve to that language's
     value (and are left out when it has none, so a template that needs it fails loudly)."""
     out: dict[str, Any] = {}
     for key, value in fields.items():
         if _is_per_language(value):
-            if language in value:
-                out[key] = value[language]
+            found = _language_key(value, language)
+            if found is not None:
+                out[key] = value[found]
         else:
             out[key] = value
     return out
@@ -99,7 +114,8 @@ def lookup_path(fields: dict[str, Any], path: str, language: str) -> Any:
             return None
         node = node[part]
     if _is_per_language(node):
-        return node.get(language)
+        found = _language_key(node, language)
+        return None if found is None else node[found]
     return node
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalkit.errors import EvalkitError, Location, MissingDependency, SuiteError, SuiteErrors
-from evalkit.items import Planner, Selection
-from evalkit.languages import is_known
+from evalkit.items import CaseError, Planner, Selection
+from evalkit.languages import is_known, unknown_hint
 from evalkit.scoring import ScorerOptionsError, build_scorer
 from evalkit.suite import LoadedSuite, load_suite
 from evalkit.suite._yaml import load_positioned
@@ -40,7 +39,8 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
     spec = suite.spec
     for i, code in enumerate(spec.languages):
         if not is_known(code):
-            errors.append(SuiteError(f"unknown language code {code!r}", suite.locate("languages", i)))
+            errors.append(SuiteError(f"unknown language code {code!r}{unknown_hint(code)}",
+                                     suite.locate("languages", i)))
     targets = {c for c in spec.languages if is_known(c)} | {
         v.target_language for v in spec.prompts.values() if v.target_language and is_known(v.target_language)
     }
@@ -145,15 +145,13 @@ def _check_cases(suite: LoadedSuite) -> tuple[int, int, list[SuiteError], dict[s
     return cases, items, result, dict(planner.skipped_languages)
 
 
-# How the planner names the case in a template error, and words a missing reference (evalkit/items.py).
-_TEMPLATE_IN_CASE = re.compile(r" \(case '(?P<id>.*)' at .+, language [^)]+\)$")
-_MISSING_REFERENCE = re.compile(r"^case '(?P<id>.*)' has no reference (?P<what>.+)$")
 _IDS_SHOWN = 5
 _Key = tuple[str, Location | None]
 
 
 class _Grouped:
-    """Errors in first-seen order; one per template or reference problem, with the cases it occurs in."""
+    """Errors in first-seen order; one per template or reference problem (a ``CaseError``'s problem and
+    place), with the cases it occurs in."""
 
     def __init__(self) -> None:
         self.entries: list[SuiteError | _Key] = []
@@ -161,16 +159,10 @@ class _Grouped:
         self.cases: dict[_Key, list[str]] = {}
 
     def add(self, error: SuiteError) -> None:
-        detail, loc = error.detail, error.location
-        template = _TEMPLATE_IN_CASE.search(detail)
-        reference = _MISSING_REFERENCE.match(detail)
-        if template:
-            key, case_id = (detail[: template.start()], loc), template["id"]
-        elif reference and loc is not None:
-            key, case_id = (f"no reference {reference['what']}", Location(loc.file, field=loc.field)), reference["id"]
-        else:
+        if not isinstance(error, CaseError):  # a problem of its own (a bad language code, a duplicate id...)
             self.entries.append(error)
             return
+        key, case_id = (error.problem, error.group_at), error.case_id
         if key not in self.cases:
             self.entries.append(key)
             self.first[key] = error
@@ -212,7 +204,7 @@ def _language_codes(path: Path, reported: list[SuiteError]) -> list[SuiteError]:
     for i, code in enumerate(languages):
         if isinstance(code, str) and not is_known(code):
             where = positioned.locate(("languages", i), f"languages[{i}]")
-            error = SuiteError(f"unknown language code {code!r}", where)
+            error = SuiteError(f"unknown language code {code!r}{unknown_hint(code)}", where)
             if error.message not in already:
                 errors.append(error)
     return errors

@@ -174,7 +174,8 @@ def test_inline_bad_language_located_at_its_line(tmp_path: Path) -> None:
         """)
     report = validate_suite(path)
     assert [e.message for e in report.errors] == [
-        f"{path}:17:5: cases[1].lang: unknown language code 'klingon' (case 'b'); use a code such as de or pt-BR"
+        f"{path}:17:5: cases[1].lang: unknown language code 'klingon' (case 'b'); "
+        "use a code such as de, pt-BR or deu_Latn"
     ]
 
 

@@ -125,6 +125,11 @@ def print_dry_run(report: DryRun) -> None:
                f"{report.total('cached')} in the response cache"
                + ("" if report.cache else " (no cache looked in)")
                + f", {report.total('to_send')} requests to send")
+    from evalkit.items import skipped_note
+
+    skipped = skipped_note(report.skipped_languages)  # long-format cases in a language the suite does not run
+    if skipped:
+        click.echo(safe_text(skipped))
     click.echo(f"estimated prompt tokens: ~{report.total('est_prompt_tokens')} "
                "(per-script estimate, see docs/results-format.md)")
     if report.prices is None:

@@ -104,6 +104,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
     summary and report into --out."""
     from evalkit.cli._params import apply_params  # imports the suite schema: not at `evalkit --help`
     from evalkit.items import Selection, Shard
+    from evalkit.languages import same_language
     from evalkit.runner import RunOptions
     from evalkit.scoring import load_plugins
     from evalkit.suite import load_suite
@@ -117,9 +118,11 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
     if max_response_bytes is not None:  # the person running evalkit may raise the cap; a suite may not
         model_spec = loaded.spec.model.model_copy(update={"max_response_bytes": max_response_bytes})
         loaded.spec = loaded.spec.model_copy(update={"model": model_spec})
-    names = [_with_provider(m, provider) for m in models] or [_with_provider(None, provider)]
+    # --model overrides the suite's models: list; several either way run side by side.
+    names = [_with_provider(m, provider) for m in models or loaded.spec.models or ()]
+    names = names or [_with_provider(None, provider)]
     selection = Selection(
-        languages=pick("--languages", languages, loaded.spec.languages),
+        languages=pick("--languages", languages, loaded.spec.languages, same_language),
         prompts=pick("--prompts", prompts, list(loaded.spec.prompts)),
         limit=limit,
         repeats=repeat,

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from evalkit._hints import did_you_mean
 from evalkit.cli._common import split_list
 from evalkit.errors import UsageError
 
 
-def pick(option: str, value: str | None, available: list[str]) -> list[str] | None:
-    """The suite's spelling of each comma-separated name in ``value`` (``DE`` → ``de``); None for all."""
+def _same_name(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def pick(option: str, value: str | None, available: list[str],
+         match: Callable[[str, str], bool] = _same_name) -> list[str] | None:
+    """The suite's spelling of each comma-separated name in ``value`` (``DE`` → ``de``; with ``match``
+    ``evalkit.languages.same_language``, ``deu_Latn`` → ``de`` too); None for all."""
     names = split_list(value)
     if names is None:
         return None
     picked: list[str] = []
     for name in names:
-        same = [a for a in available if a == name] or [a for a in available if a.casefold() == name.casefold()]
+        same = [a for a in available if a == name] or [a for a in available if match(a, name)]
         if len(same) == 1:
             picked.append(same[0])
             continue

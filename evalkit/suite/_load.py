@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from evalkit._hints import did_you_mean
 from evalkit.errors import Location, SuiteError, SuiteErrors
+from evalkit.languages import canonical_code
 from evalkit.suite import _limits, _schema
 from evalkit.suite._cases import (
     Case,
@@ -185,8 +186,12 @@ def _dedupe(errors: list[SuiteError]) -> list[SuiteError]:
 
 
 def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> LoadedSuite:
-    """Parse and schema-check a suite. Raises ``SuiteError`` (or ``SuiteErrors``) with locations."""
-    path = Path(path)
+    """Parse and schema-check a suite: a file, or a built-in suite's name (``"translation"``; a file of that
+    name in the working directory comes first). Raises ``SuiteError`` (or ``SuiteErrors``) with locations."""
+    from evalkit.suites import find_suite, hint
+
+    given = path
+    path = find_suite(path)
     display = _display_path(path)
     cap = _limits.limit("MAX_SUITE_BYTES")
     try:
@@ -194,7 +199,9 @@ def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Loaded
             raw = handle.read(cap + 1)  # never more: the file may be huge, or a device that never ends
             size = max(len(raw), os.fstat(handle.fileno()).st_size)
     except FileNotFoundError:
-        raise SuiteError("suite file not found", Location(display)) from None
+        # A bare name may have meant a built-in suite: say which ones there are.
+        names = hint(str(given)) if Path(given).parent == Path(".") else ""
+        raise SuiteError("suite file not found" + names, Location(display)) from None
     except IsADirectoryError:
         raise SuiteError("is a directory, not a suite file", Location(display)) from None
     if len(raw) > cap:
@@ -221,7 +228,7 @@ def load_suite(path: str | Path, *, allow_outside_paths: bool = False) -> Loaded
 
 
 def _check_names(spec: Suite, positioned: PositionedYaml) -> None:
-    """Languages listed once (``de`` and ``DE`` are one language), no control characters in language
+    """Languages listed once (``de``, ``DE`` and ``deu_Latn`` are one language), no control characters in language
     codes or prompt variant names (they are parts of item ids, joined with "\\x1f")."""
     first: dict[str, int] = {}
     for index, code in enumerate(spec.languages):
@@ -229,7 +236,7 @@ def _check_names(spec: Suite, positioned: PositionedYaml) -> None:
         bad = _limits.control_character(code)
         if bad:
             raise SuiteError(f"language code {code!r} contains a control character ({bad})", where)
-        key = code.replace("_", "-").casefold()
+        key = canonical_code(code)
         if key in first:
             other = first[key]
             line = positioned.locate(("languages", other)).line
@@ -237,8 +244,29 @@ def _check_names(spec: Suite, positioned: PositionedYaml) -> None:
             as_ = f" (as {same!r} on line {line})" if same != code else ""
             raise SuiteError(f"language {code!r} listed twice{as_}", where)
         first[key] = index
+    _check_models(spec, positioned)
     for name in spec.prompts:
         bad = _limits.control_character(name)
         if bad:
             raise SuiteError(f"prompt variant name {name!r} contains a control character ({bad})",
                              positioned.locate(("prompts", name), format_path(("prompts", name))))
+
+
+def _check_models(spec: Suite, positioned: PositionedYaml) -> None:
+    """A ``models:`` list names each model once, by a non-empty name, and replaces ``model.name`` (not both)."""
+    if spec.models is None:
+        return
+    model = positioned.data.get("model")
+    if isinstance(model, dict) and "name" in model:
+        raise SuiteError(f"give the model in model.name or in models, not both (models: {', '.join(spec.models)})",
+                         positioned.locate(("model", "name"), "model.name"))
+    first: dict[str, int] = {}
+    for index, name in enumerate(spec.models):
+        where = positioned.locate(("models", index), f"models[{index}]")
+        if not name.strip():
+            raise SuiteError("a model name cannot be empty", where)
+        if name in first:
+            line = positioned.locate(("models", first[name])).line
+            raise SuiteError(f"model {name!r} is listed twice (first on line {line}); name each model once", where)
+        first[name] = index
+

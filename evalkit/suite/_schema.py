@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
 DEFAULT_MODEL = "meta-llama/Llama-3.2-3B-Instruct-Turbo"
@@ -135,6 +135,9 @@ class Suite(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     model: ModelSpec = ModelSpec()
+    # Several models side by side, as `evalkit run --model A --model B` (which overrides the list): each name
+    # replaces model.name, the rest of `model:` is shared.
+    models: list[str] | None = Field(default=None, min_length=1)
     languages: list[str] = Field(min_length=1)
     prompts: dict[str, PromptVariant] = Field(min_length=1)
     cases: list[dict[str, Any]] | FileCases | DatasetCases
@@ -145,6 +148,18 @@ class Suite(_Strict):
     scorers: list[ScorerSpec] = Field(min_length=1)
     gates: dict[str, Any] | None = None
     repeats: int = Field(default=1, ge=1, le=1000)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _one_model(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v  # `models: gpt-4o` is a list of one
+
+    @model_validator(mode="after")
+    def _first_model(self) -> Suite:
+        # One run of a suite with a list (the Python API, the pytest plugin) is a run of its first model.
+        if self.models and "name" not in self.model.model_fields_set:
+            object.__setattr__(self, "model", self.model.model_copy(update={"name": self.models[0]}))
+        return self
 
     @field_validator("scorers", mode="before")
     @classmethod
