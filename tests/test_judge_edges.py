@@ -296,3 +296,20 @@ def test_a_run_with_a_prices_file_costs_the_judge_at_its_own_prices(tmp_path: Pa
     assert summary["prices"]["model"] == "test-model"  # the model's own prices, apart
     assert f"cost EUR {expected}.00" in capsys.readouterr().out
     assert f"cost EUR {expected}.00" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+
+
+def test_several_models_cost_the_judge_at_its_own_prices_too(tmp_path: Path) -> None:
+    """``--model A --model B --prices FILE``: each model's run costs its judge from the judge's own entry,
+    as a single run does (the prices file reached only the models before)."""
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("prices:\n  test-model: {input: 1, output: 1}\n  other-model: {input: 2, output: 2}\n"
+                      "  judge-model: {input: 1000000, output: 2000000, currency: EUR}\n", encoding="utf-8")
+    with FakeOpenAIServer(judge_says(_garbage_for_guten_morgen)) as server:
+        suite = write_suite(tmp_path, server.base_url, JUDGE_SUITE)
+        assert run_cli("run", suite, "--out", tmp_path / "runs", "--model", "test-model", "--model", "other-model",
+                       "--max-error-rate", "1", "--prices", prices, "--no-report") == 0
+    for slug in ("test-model", "other-model"):
+        summary = json.loads((tmp_path / "runs" / slug / "summary.json").read_text(encoding="utf-8"))
+        (usage,) = summary["judge_usage"]
+        assert usage["cost"] is not None and usage["cost"] > 0, slug
+        assert usage["prices"]["model"] == "judge-model" and summary["prices"]["model"] == slug

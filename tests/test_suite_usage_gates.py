@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 from evalkit.testing import FakeOpenAIServer
-from tests.helpers import run_cli
 
 SUITE = """\
 name: usage-gates

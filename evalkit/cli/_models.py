@@ -83,7 +83,7 @@ def check_prices(price_in: float | None, price_out: float | None) -> None:
 def run_models(suite: LoadedSuite, models: Sequence[str], out_dir: Path,
                options_for: Callable[[str, Path], RunOptions],
                prices_for: Callable[[str, Path], Prices | None], *,
-               write_report: bool, dry_run: bool) -> int:
+               write_report: bool, dry_run: bool, prices_file: Path | None = None) -> int:
     """Run ``suite`` once per model into ``out_dir/<slug>``, then show and compare the runs. Returns the exit code."""
     from evalkit.cli._cost import dry_run_command
     from evalkit.cli._run import run_and_record
@@ -101,10 +101,10 @@ def run_models(suite: LoadedSuite, models: Sequence[str], out_dir: Path,
         click.echo(f"model {i}/{len(runs)}: {safe_text(this.model)} -> {this.out_dir}", err=True)
         options = options_for(this.model, this.out_dir)
         if dry_run:
-            dry_run_command(suite, options, price)
+            dry_run_command(suite, options, price, prices_file)
             continue
         try:
-            outcome = run_and_record(suite, options, price)
+            outcome = run_and_record(suite, options, price, prices_file)  # the file prices the judges too
         except EvalkitError as exc:  # could not complete, or this model's own bad input (a missing local model
             this.code = fail(exc)  # file, a folder in use): the next model still runs
             continue

@@ -160,7 +160,7 @@ def command(suite: Path, out_dir: Path, models: tuple[str, ...], provider: str |
         check_prices(price_in, price_out)
         return run_models(loaded, [n or "" for n in names], out_dir, options_for,
                           lambda name, run_dir: prices_from_options(None, None, name, run_dir, prices_file),
-                          write_report=not no_report, dry_run=dry_run)
+                          write_report=not no_report, dry_run=dry_run, prices_file=prices_file)
     options = options_for(names[0], out_dir)
     prices = prices_from_options(price_in, price_out, model_name(loaded, options), out_dir, prices_file)
     if dry_run:
