@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from evalkit.compare import USAGE_MEASURES
-from evalkit.gate._spec import ERROR_RATE, USAGE_THRESHOLDS, GateSpec, LoadedGates
+from evalkit.gate._spec import ERROR_RATE, USAGE_THRESHOLDS, GateSpec, LoadedGates, has_language
 from evalkit.gate._text import RUN_LANGUAGE
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def check_names(loaded: LoadedGates, languages: Sequence[str], labels: Iterable[
             errors.append(loaded.error(f"unknown metric {name!r} (the {owner} has: {', '.join(allowed)}){hint}", *path))
 
     def lang(code: str, *path: str) -> None:
-        if code not in known_languages:
+        if not has_language(known_languages, code):
             where = loaded.locate(*path)
             warnings.append(f"{where.format()}: {where.field}: language {code!r} is not in the run "
                             f"({', '.join(languages)}); its rules do nothing")

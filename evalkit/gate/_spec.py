@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evalkit.errors import Location, SuiteError, SuiteErrors
+from evalkit.languages import canonical_code
 from evalkit.suite._yaml import Path_, PositionedYaml, format_path, load_positioned
 
 __all__ = ["Bound", "GateSpec", "LoadedGates", "RegressionRule", "Regressions", "Threshold", "UsageLimit",
@@ -24,6 +25,24 @@ __all__ = ["Bound", "GateSpec", "LoadedGates", "RegressionRule", "Regressions", 
 #: Pseudo-metrics a gate can check besides the run's scorers.
 ERROR_RATE = "error_rate"
 #: Usage pseudo-metrics for ``thresholds:`` (absolute, on the run; see docs/gates.md), with their units.
+_T = typing.TypeVar("_T")
+
+
+def by_language(rules: typing.Mapping[str, _T], language: str) -> _T | None:
+    """The rules keyed by ``language`` in any spelling of it (``de``, ``DE``, ``deu_Latn``: one language, as
+    :func:`evalkit.languages.canonical_code` spells it), None when there are none."""
+    if language in rules:
+        return rules[language]
+    key = canonical_code(language)
+    return next((value for code, value in rules.items() if canonical_code(code) == key), None)
+
+
+def has_language(languages: typing.Iterable[str], code: str) -> bool:
+    """``code`` names one of ``languages`` in some spelling."""
+    key = canonical_code(code)
+    return any(canonical_code(language) == key for language in languages)
+
+
 USAGE_THRESHOLDS = {
     "truncation_rate": "%",  # percent of answered items with finish_reason == "length"
     "latency_p50_ms": "ms",
@@ -71,7 +90,7 @@ class Threshold(Bound):
         return self
 
     def for_language(self, language: str) -> Bound:
-        return Bound(min=self.min, max=self.max).merged(self.languages.get(language))
+        return Bound(min=self.min, max=self.max).merged(by_language(self.languages, language))
 
 
 class RegressionRule(_Strict):
@@ -125,7 +144,7 @@ class UsageRules(_Strict):
     languages: dict[str, dict[str, UsageLimit]] = {}
 
     def limit(self, measure: str, language: str) -> UsageLimit | None:
-        override = self.languages.get(language, {}).get(measure)
+        override = (by_language(self.languages, language) or {}).get(measure)
         return override if override is not None else getattr(self, measure, None)
 
     def measures(self) -> set[str]:
@@ -155,7 +174,7 @@ class Regressions(BaseModel):
 
     def rule(self, metric: str, language: str) -> RegressionRule:
         """The rule for one (metric, language): built-in < default < metric < language default < language metric."""
-        per_lang = self.languages.get(language, {})
+        per_lang = by_language(self.languages, language) or {}
         rule = BUILTIN_RULE.merged(self.default).merged(self.metrics.get(metric))
         return rule.merged(per_lang.get("default")).merged(per_lang.get(metric))
 

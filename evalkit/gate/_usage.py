@@ -13,7 +13,7 @@ from dataclasses import replace
 from evalkit.compare import Comparison, RunData
 from evalkit.compare._usage import UsageDelta, format_usage_delta, usage_deltas
 from evalkit.gate._checks import Check, _insufficient
-from evalkit.gate._spec import USAGE_THRESHOLDS, Bound, GateSpec, LoadedGates, UsageLimit, UsageRules
+from evalkit.gate._spec import USAGE_THRESHOLDS, Bound, GateSpec, LoadedGates, UsageLimit, UsageRules, has_language
 from evalkit.gate._text import where as _where
 from evalkit.results import UsageCell, usage_cells
 from evalkit.results._usage import plain_amount
@@ -123,7 +123,7 @@ def check_usage_names(loaded: LoadedGates, languages: set[str], warnings: list[s
         return
     allowed = [m for m in UsageRules.model_fields if m != "languages"]
     for code, by_measure in rules.languages.items():
-        if code not in languages:
+        if not has_language(languages, code):
             where = loaded.locate("usage", "languages", code)
             warnings.append(f"{where.format()}: {where.field}: language {code!r} is not in the run; "
                             "its rules do nothing")
