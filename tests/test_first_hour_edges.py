@@ -82,6 +82,16 @@ def test_dry_run_prints_long_format_skip_counts(tmp_path: Path, capsys: pytest.C
     assert not (tmp_path / "run").exists()
 
 
+def test_dry_run_columns_fit_flores_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"id": "a", "lang": "deu_Latn", "source": "s", "reference": "r"},
+            {"id": "b", "lang": "zh", "source": "s", "reference": "r"}]
+    assert run_cli("run", long_suite(tmp_path, rows, languages="deu_Latn, zh"), "--out", tmp_path / "run",
+                   "--dry-run") == 0
+    rows_printed = [line for line in capsys.readouterr().out.splitlines() if " items " in line and "to send" in line]
+    assert len(rows_printed) == 2, rows_printed
+    assert len({line.index(" items ") for line in rows_printed}) == 1, rows_printed  # one column, whatever the code
+
+
 # --- FLORES-200 / Belebele language codes (item 1) ------------------------------------------------------
 
 FLORES_ROWS = [

@@ -117,8 +117,10 @@ def print_dry_run(report: DryRun) -> None:
     from evalkit.results._usage import format_money
 
     click.echo(f"dry run: nothing sent, nothing written ({safe_text(report.model)} at {safe_text(report.endpoint)})")
-    for c in report.cells:
-        names = f"  {c.variant:<14} {c.language:<6}"
+    variant_width = max((len(c.variant) for c in report.cells), default=0)
+    language_width = max((len(c.language) for c in report.cells), default=0)
+    for c in report.cells:  # columns as wide as the longest name (FLORES codes: deu_Latn)
+        names = f"  {c.variant:<{variant_width}} {c.language:<{language_width}}"
         click.echo(f"{safe_text(names)} {c.items:>6} items  {c.done:>5} done  {c.cached:>5} cached  "
                    f"{c.to_send:>6} to send  ~{c.est_prompt_tokens} prompt tokens")
     click.echo(f"total: {report.total('items')} items, {report.total('done')} already in --out, "
