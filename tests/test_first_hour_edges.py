@@ -252,7 +252,7 @@ def test_model_option_overrides_the_models_list(tmp_path: Path) -> None:
     ("[a, b, a]", "", ":28:16: models[2]: model 'a' is listed twice (first on line 28); name each model once"),
     ("[a, 3]", "", ":28:13: models[1]: Input should be a valid string"),
     ("[a, ' ']", "", ":28:13: models[1]: a model name cannot be empty"),
-    ("[]", "", ":28:1: models: List should have at least 1 item after validation, not 0"),
+    ("[]", "", ":28:1: models: is empty; give at least one entry"),
     ("[a, b]", "c", ":3:3: model.name: give the model in model.name or in models, not both (models: a, b)"),
 ])
 def test_models_list_errors(tmp_path: Path, models: str, name: str, says: str) -> None:
@@ -307,3 +307,14 @@ def test_per_language_fields_keyed_in_another_spelling(tmp_path: Path) -> None:
     items = list(Planner(load_suite(path)).iter_items())
     assert [(i.language, i.messages[-1]["content"], i.references) for i in items] == [
         ("deu_Latn", "Hallo -> German", ("Guten Tag",)), ("zho_Hans", "你好 -> Chinese", ("你好",))]
+
+
+def test_empty_lists_say_so_in_evalkits_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text('name: x\nmodel: {base_url: "http://127.0.0.1:9/v1"}\nlanguages: []\nprompts: {}\n'
+                    'cases:\n  - {id: a, source: hi, reference: {de: x}}\nscorers: []\n', encoding="utf-8")
+    assert run_cli("validate", path) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "languages: is empty; give at least one entry", "prompts: is empty; give at least one entry",
+        "scorers: is empty; give at least one entry"], lines

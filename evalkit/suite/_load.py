@@ -165,6 +165,8 @@ def _schema_errors(exc: ValidationError, positioned: PositionedYaml) -> list[Sui
             message = f"unknown key {key!r}" + _did_you_mean(key, known)
         elif kind == "missing":
             message = "required field is missing"
+        elif kind == "too_short" and isinstance(err.get("input"), list | dict) and not err["input"]:
+            message = "is empty; give at least one entry"  # not pydantic's "List should have at least 1 item ..."
         else:
             message = err["msg"].removeprefix("Value error, ")
             if "input" in err and kind.startswith(("literal", "enum")):
