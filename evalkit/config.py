@@ -167,7 +167,7 @@ def resolve_endpoint(
 
 def _confined_local_name(suite: LoadedSuite, name: str) -> str:
     """The suite's ``local:`` model ``name``, confined to the suite's folder unless the user allowed more."""
-    from evalkit.providers._local import confine_model_name
+    from evalkit.local_paths import confine_model_name
 
     return confine_model_name(name, suite.path.parent, suite.allow_outside_paths, suite.locate("model", "name"))
 

@@ -87,7 +87,7 @@ def check_static(suite: LoadedSuite) -> list[SuiteError]:
 
 def _judge_model_errors(suite: LoadedSuite) -> list[SuiteError]:
     """A ``local:PATH`` judge model that leaves the suite's folder: the line the run would refuse it with."""
-    from evalkit.runner._judge import confined_judge_models
+    from evalkit.local_paths import confined_judge_models
 
     try:
         confined_judge_models(suite)

