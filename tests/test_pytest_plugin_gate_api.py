@@ -16,6 +16,7 @@ from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from helpers import run_cli
@@ -142,9 +143,12 @@ def test_plugin_items_are_the_gates_checks_by_id(pytester: pytest.Pytester, serv
     assert len(ids) == len(set(ids))
     assert sorted(ids) == sorted(i.removeprefix(prefix) for i in collected if i != f"{prefix}run")
     assert run_cli("gate", pytester.path / "runs" / "api", "--baseline", pytester.path / "base",
-                   "--gates", pytester.path / "gates.yaml", "--json", pytester.path / "gate.json") == 1
+                   "--gates", pytester.path / "gates.yaml", "--json", pytester.path / "gate.json",
+                   "--junit", pytester.path / "gate.xml") == 1
     verdict = json.loads((pytester.path / "gate.json").read_text(encoding="utf-8"))
     assert [c["id"] for c in verdict["checks"]] == ids
+    junit = ElementTree.parse(pytester.path / "gate.xml").getroot()  # the same ids, as testcase properties
+    assert sorted(p.get("value") for p in junit.iter("property") if p.get("name") == "evalkit.id") == sorted(ids)
     verdicts = {f"{prefix}{c.id}": "PASSED" if c.passed else "FAILED" for c in gated.checks}
     assert {i: o for i, o in items.items() if i != f"{prefix}run"} == verdicts
     assert verdicts[f"{prefix}de::pairwise::{JUDGE}"] == "FAILED"

@@ -112,6 +112,8 @@ def junit_xml(result: GateResult) -> str:
         counts = {"tests": len(checks), "failures": 0, "skipped": 0}
         for c in checks:
             case = ET.SubElement(suite, "testcase", classname=f"evalkit.gate.{suite.get('name')}", name=c.name)
+            if c.id:  # the check's stable id (as in --json and the pytest plugin's node ids)
+                ET.SubElement(ET.SubElement(case, "properties"), "property", name="evalkit.id", value=c.id)
             if not c.passed:
                 counts["failures"] += 1
                 failure = ET.SubElement(case, "failure", message=c.message,
