@@ -100,17 +100,16 @@ def dry_run_command(suite: LoadedSuite, options: RunOptions, prices: Prices | No
 def judge_prices(suite: LoadedSuite, prices_file: Path | None) -> dict[str, Prices]:
     """The prices file's entries for the suite's judge models (a judge without one: cost unknown)."""
     from evalkit.errors import SuiteError
-    from evalkit.prices import load_prices
+    from evalkit.prices import read_prices
 
-    found: dict[str, Prices] = {}
+    if prices_file is None:
+        return {}
+    try:
+        table = read_prices(prices_file)  # read once for all the judges
+    except SuiteError:
+        return {}
     judges = {str(s.options.get("model", "")).strip() for s in suite.spec.scorers if s.name == "judge"}
-    for model in sorted(judges) if prices_file is not None else ():
-        assert prices_file is not None
-        try:
-            found[model] = load_prices(prices_file, model)
-        except SuiteError:  # no entry for this model
-            continue
-    return found
+    return {model: table[model] for model in sorted(judges) if model in table}
 
 
 def print_dry_run(report: DryRun) -> None:
