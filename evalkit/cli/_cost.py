@@ -113,7 +113,7 @@ def judge_prices(suite: LoadedSuite, prices_file: Path | None) -> dict[str, Pric
 
 
 def print_dry_run(report: DryRun) -> None:
-    from evalkit.results._usage import format_money
+    from evalkit.dryrun import cost_text
 
     click.echo(f"dry run: nothing sent, nothing written ({safe_text(report.model)} at {safe_text(report.endpoint)})")
     variant_width = max((len(c.variant) for c in report.cells), default=0)
@@ -136,10 +136,7 @@ def print_dry_run(report: DryRun) -> None:
     if report.prices is None:
         click.echo("estimated cost: unknown (give --price-in and --price-out)")
     else:
-        cost = f"estimated cost: ~{format_money(report.est_input_cost, report.prices)} for the prompts"
-        if report.max_output_cost is not None:
-            cost += f", at most {format_money(report.max_output_cost, report.prices)} for the answers " \
-                    f"({report.max_tokens} max_tokens each)"
-        click.echo(cost)
+        cost = cost_text(report.prices, report.est_input_cost, report.max_output_cost, report.max_tokens, "answers")
+        click.echo(f"estimated cost: {cost}")
     for line in report.judge_lines():  # judge scorers: their own calls, tokens and cost
         click.echo(safe_text(line))
