@@ -96,19 +96,26 @@ class DryRunJudge:
         return None if self.max_tokens is None else cost_of(self.prices, 0, self.to_send * self.max_tokens)
 
     def lines(self, answer_tokens: int | None) -> list[str]:
-        from evalkit.results._usage import format_money
-
         head = (f"judge {self.label} ({self.model} at {self.endpoint}): {self.items} items to judge, {self.cached} "
                 f"in the response cache, {self.to_send} judge calls to make, ~{self.est_prompt_tokens} prompt tokens")
         if self.unknown_answers:
             head += f" ({self.unknown_answers} answers not known yet, counted at {answer_tokens or 0} tokens each)"
         if self.prices is None:
             return [head, f"  estimated judge cost: unknown (no prices for {self.model}: give them in --prices FILE)"]
-        cost = f"  estimated judge cost: ~{format_money(self.est_input_cost, self.prices)} for the prompts"
-        if self.max_output_cost is not None:
-            cost += f", at most {format_money(self.max_output_cost, self.prices)} for the replies " \
-                    f"({self.max_tokens} max_tokens each)"
-        return [head, cost]
+        cost = cost_text(self.prices, self.est_input_cost, self.max_output_cost, self.max_tokens, "replies")
+        return [head, f"  estimated judge cost: {cost}"]
+
+
+def cost_text(prices: Prices, input_cost: float | None, output_cost: float | None, max_tokens: int | None,
+              replies: str) -> str:
+    """``~$X for the prompts, at most $Y for the <replies> (N max_tokens each)``, the second part when the
+    output cost is known."""
+    from evalkit.results._usage import format_money
+
+    cost = f"~{format_money(input_cost, prices)} for the prompts"
+    if output_cost is not None:
+        cost += f", at most {format_money(output_cost, prices)} for the {replies} ({max_tokens} max_tokens each)"
+    return cost
 
 
 @dataclass

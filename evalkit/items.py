@@ -124,12 +124,6 @@ def _render_messages(variant: PromptVariant, name: str, ctx: dict[str, object]) 
     return tuple(messages)
 
 
-def language_key(code: str) -> str:
-    """``de``, ``DE`` and ``deu_Latn`` compare equal, as do ``de_DE``/``de-de`` (as the suite's language list
-    does): ``evalkit.languages.canonical_code``."""
-    return canonical_code(code)
-
-
 def skipped_note(skipped: Mapping[str, int]) -> str | None:
     """One line on the long-format cases left out for their language (None when none were)."""
     if not skipped:
@@ -163,7 +157,7 @@ class Planner:
         scorers = [build_scorer(s.name, s.options, "en") for s in spec.scorers]
         self.needs_references = any(s.needs_references for s in scorers)
         self.scorer_fields = sorted({f for s in scorers for f in getattr(s, "fields", ())})
-        self._suite_codes = {language_key(code): code for code in spec.languages}
+        self._suite_codes = {canonical_code(code): code for code in spec.languages}
         # Long format: cases whose languages are all outside the suite, by their language field's value.
         self.skipped_languages: Counter[str] = Counter()
 

@@ -34,8 +34,8 @@ class _File(BaseModel):
     prices: dict[str, _Entry]
 
 
-def load_prices(path: Path, model: str) -> Prices:
-    """The prices of ``model`` in the prices file at ``path``."""
+def read_prices(path: Path) -> dict[str, Prices]:
+    """Every model's prices in the prices file at ``path``, by model name."""
     display = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -58,10 +58,16 @@ def load_prices(path: Path, model: str) -> Prices:
         else:
             message = str(err["msg"]).removeprefix("Value error, ")
         raise SuiteError(message, positioned.locate(loc, format_path(loc) or "prices")) from None
-    entry = parsed.prices.get(model)
-    if entry is None:
-        hint = did_you_mean(model, parsed.prices)
-        have = ", ".join(parsed.prices) or "none"
-        raise SuiteError(f"no prices for model {model!r} (the file has: {have}){hint}", Location(display))
-    return Prices(model=model, input_per_mtok=entry.input, output_per_mtok=entry.output, currency=entry.currency,
-                  source=display)
+    return {model: Prices(model=model, input_per_mtok=entry.input, output_per_mtok=entry.output,
+                          currency=entry.currency, source=display)
+            for model, entry in parsed.prices.items()}
+
+
+def load_prices(path: Path, model: str) -> Prices:
+    """The prices of ``model`` in the prices file at ``path``."""
+    table = read_prices(path)
+    if model not in table:
+        hint = did_you_mean(model, table)
+        have = ", ".join(table) or "none"
+        raise SuiteError(f"no prices for model {model!r} (the file has: {have}){hint}", Location(str(path)))
+    return table[model]

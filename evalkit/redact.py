@@ -50,20 +50,20 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
         self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True)
+        # What is searched for, worked out once (not per text): a short secret whole, else its pieces.
+        self._pieces = {piece for secret in self.secrets for piece in (
+            [secret] if len(secret) < MIN_PIECE else
+            (secret[i:i + MIN_PIECE] for i in range(len(secret) - MIN_PIECE + 1)))}
 
     def __call__(self, text: str) -> str:
         if not self.secrets or not text:
             return text
         spans: list[tuple[int, int]] = []
-        for secret in self.secrets:
-            pieces = [secret] if len(secret) < MIN_PIECE else {
-                secret[i:i + MIN_PIECE] for i in range(len(secret) - MIN_PIECE + 1)
-            }
-            for piece in pieces:
-                start = text.find(piece)
-                while start != -1:
-                    spans.append((start, start + len(piece)))
-                    start = text.find(piece, start + 1)
+        for piece in self._pieces:
+            start = text.find(piece)
+            while start != -1:
+                spans.append((start, start + len(piece)))
+                start = text.find(piece, start + 1)
         if not spans:
             return text
         spans.sort()

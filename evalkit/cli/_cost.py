@@ -100,21 +100,20 @@ def dry_run_command(suite: LoadedSuite, options: RunOptions, prices: Prices | No
 def judge_prices(suite: LoadedSuite, prices_file: Path | None) -> dict[str, Prices]:
     """The prices file's entries for the suite's judge models (a judge without one: cost unknown)."""
     from evalkit.errors import SuiteError
-    from evalkit.prices import load_prices
+    from evalkit.prices import read_prices
 
-    found: dict[str, Prices] = {}
+    if prices_file is None:
+        return {}
+    try:
+        table = read_prices(prices_file)  # read once for all the judges
+    except SuiteError:
+        return {}
     judges = {str(s.options.get("model", "")).strip() for s in suite.spec.scorers if s.name == "judge"}
-    for model in sorted(judges) if prices_file is not None else ():
-        assert prices_file is not None
-        try:
-            found[model] = load_prices(prices_file, model)
-        except SuiteError:  # no entry for this model
-            continue
-    return found
+    return {model: table[model] for model in sorted(judges) if model in table}
 
 
 def print_dry_run(report: DryRun) -> None:
-    from evalkit.results._usage import format_money
+    from evalkit.dryrun import cost_text
 
     click.echo(f"dry run: nothing sent, nothing written ({safe_text(report.model)} at {safe_text(report.endpoint)})")
     variant_width = max((len(c.variant) for c in report.cells), default=0)
@@ -137,10 +136,7 @@ def print_dry_run(report: DryRun) -> None:
     if report.prices is None:
         click.echo("estimated cost: unknown (give --price-in and --price-out)")
     else:
-        cost = f"estimated cost: ~{format_money(report.est_input_cost, report.prices)} for the prompts"
-        if report.max_output_cost is not None:
-            cost += f", at most {format_money(report.max_output_cost, report.prices)} for the answers " \
-                    f"({report.max_tokens} max_tokens each)"
-        click.echo(cost)
+        cost = cost_text(report.prices, report.est_input_cost, report.max_output_cost, report.max_tokens, "answers")
+        click.echo(f"estimated cost: {cost}")
     for line in report.judge_lines():  # judge scorers: their own calls, tokens and cost
         click.echo(safe_text(line))

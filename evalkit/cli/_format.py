@@ -33,23 +33,28 @@ def summary_grid(summary: Summary, languages_order: Sequence[str] = (),
         languages[cell.language] = None
     variants = {v: None for v in variants if any((v, c) in cells for cells in metrics.values() for c in languages)}
     languages = {c: None for c in languages if any((v, c) in cells for cells in metrics.values() for v in variants)}
-    # Names come from the suite: shown escaped, and measured as shown.
-    metric_names = {m: safe_text(m) for m in metrics}
-    variant_names = {v: safe_text(v) for v in variants}
-    lang_names = {code: safe_text(code) for code in languages}
     if not metrics:  # nothing scored (every item failed, or no scorer gave a number): no grid
         return []
-    first = max([len(n) for n in metric_names.values()] + [2 + len(n) for n in variant_names.values()])
-    widths = {code: max(6, len(name)) for code, name in lang_names.items()}
+    # Names come from the suite: shown escaped, and measured as shown.
+    return metric_tables(
+        [(safe_text(m), [[values.get((v, c)) for c in languages] for v in variants]) for m, values in metrics.items()],
+        [safe_text(v) for v in variants], [safe_text(c) for c in languages])
+
+
+def metric_tables(tables: Sequence[tuple[str, Sequence[Sequence[float | None]]]], row_labels: Sequence[str],
+                  column_names: Sequence[str]) -> list[str]:
+    """The lines of one small table per metric: ``tables`` holds each metric's name and its values by row and
+    column (None: ``-``). Names and labels are given as shown (escaped)."""
+    first = max([len(name) for name, _ in tables] + [2 + len(label) for label in row_labels], default=0)
+    widths = [max(6, len(name)) for name in column_names]
     lines = []
-    for metric, values in metrics.items():
-        header = metric_names[metric].ljust(first)
-        lines.append(header + "".join("  " + lang_names[c].rjust(widths[c]) for c in languages))
-        for variant in variants:
-            row = ("  " + variant_names[variant]).ljust(first)
-            for code in languages:
-                value = values.get((variant, code))
-                row += "  " + ("-" if value is None else f"{value:.1f}").rjust(widths[code])
+    for metric, values in tables:
+        lines.append(metric.ljust(first)
+                     + "".join("  " + name.rjust(width) for name, width in zip(column_names, widths, strict=True)))
+        for label, row_values in zip(row_labels, values, strict=True):
+            row = ("  " + label).ljust(first)
+            for value, width in zip(row_values, widths, strict=True):
+                row += "  " + ("-" if value is None else f"{value:.1f}").rjust(width)
             lines.append(row)
     return lines
 

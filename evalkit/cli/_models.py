@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import click
 
 from evalkit.cli._common import fail, safe_text
+from evalkit.cli._format import metric_tables
 from evalkit.errors import EvalkitError, UsageError
 
 if TYPE_CHECKING:
@@ -153,22 +154,10 @@ def models_grid(runs: Sequence[tuple[str, Summary, Sequence[str], Sequence[str]]
     rows = [(v, c) for v in variants for c in languages if (v, c) in present]
     several = len({v for v, _ in rows}) > 1
     # Names come from the suite and the command line: shown escaped, and measured as shown.
-    labels = {(v, c): safe_text(f"{c} {v}" if several else c) for v, c in rows}
-    metric_names = {m: safe_text(m) for m in metrics}
-    model_names = [safe_text(model) for model, *_ in runs]
-    first = max([len(n) for n in metric_names.values()] + [2 + len(n) for n in labels.values()], default=0)
-    widths = [max(6, len(name)) for name in model_names]
-    lines = []
-    for metric, values in metrics.items():
-        lines.append(metric_names[metric].ljust(first)
-                     + "".join("  " + name.rjust(width) for name, width in zip(model_names, widths, strict=True)))
-        for v, c in rows:
-            row = ("  " + labels[(v, c)]).ljust(first)
-            for i, width in enumerate(widths):
-                value = values.get((i, v, c))
-                row += "  " + ("-" if value is None else f"{value:.1f}").rjust(width)
-            lines.append(row)
-    return lines
+    return metric_tables(
+        [(safe_text(m), [[values.get((i, v, c)) for i in range(len(runs))] for v, c in rows])
+         for m, values in metrics.items()],
+        [safe_text(f"{c} {v}" if several else c) for v, c in rows], [safe_text(model) for model, *_ in runs])
 
 
 def _compare(runs: Sequence[ModelRun], target: Path | None) -> int:
