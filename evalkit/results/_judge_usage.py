@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+from evalkit.local_paths import JUDGE
 from evalkit.results._models import ItemResult, JudgeUsageCell, Prices, ScorerRecord
 from evalkit.results._usage import cost_of
 
-JUDGE = "judge"
 UNPARSABLE = "judge_unparsable"
 
 

@@ -20,16 +20,15 @@ from evalkit.cache import ResponseCache, response_keys
 from evalkit.config import apply_run_policy
 from evalkit.errors import ProviderError
 from evalkit.items import Item
-from evalkit.local_paths import confined_judge_models
+from evalkit.local_paths import JUDGE, confined_judge_models
 from evalkit.providers import Completion, Provider, Request, RetryPolicy, complete_with_retries, make_provider
 from evalkit.results import ScorerRecord
+from evalkit.results._judge_usage import UNPARSABLE
 from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
 from evalkit.scoring._judge import JudgeOptions, JudgeOutcome, JudgeScorer
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.suite._schema import GenerationParams
 from evalkit.templating import Message, TemplateError
-
-JUDGE = "judge"  # the scorer name (evalkit.local_paths checks the same name)
 
 
 def judge_spec(suite: LoadedSuite, options: RunOptions, name: str, max_tokens: int) -> ModelSpec:
@@ -118,7 +117,7 @@ class Judges:
                  "completion_tokens": completion.usage.completion_tokens}
         score = scorer.verdict(completion.text)
         if score.error is not None:
-            return JudgeOutcome(label, error_kind="judge_unparsable", error=score.error[:500], usage=usage,
+            return JudgeOutcome(label, error_kind=UNPARSABLE, error=score.error[:500], usage=usage,
                                 cached=cached)
         return JudgeOutcome(label, score=score, usage=usage, cached=cached)
 
@@ -165,7 +164,7 @@ def quality_lines(out_dir: Path) -> list[str]:
     others = [r for r in manifest.scorers if r.name != JUDGE and r.name in REFERENCE_SCORERS]
     lines = []
     for judge in judges:
-        failed = sum(1 for r in rows if r.error is not None and r.error.kind == "judge_unparsable"
+        failed = sum(1 for r in rows if r.error is not None and r.error.kind == UNPARSABLE
                      and r.error.message.startswith(f"judge {judge.label!r}"))
         judged = [r for r in rows if r.scores and r.scores.get(judge.label) is not None]
         asked = len(judged) + failed
