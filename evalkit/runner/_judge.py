@@ -22,8 +22,9 @@ from evalkit.errors import ProviderError
 from evalkit.items import Item
 from evalkit.local_paths import JUDGE, confined_judge_models
 from evalkit.providers import Completion, Provider, Request, RetryPolicy, complete_with_retries, make_provider
-from evalkit.results import ScorerRecord
-from evalkit.results._judge_usage import UNPARSABLE
+from evalkit.results import ScorerRecord, iter_results, read_manifest, read_summary
+from evalkit.results._judge_usage import UNPARSABLE, judge_usage_cells
+from evalkit.results._usage import format_money
 from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
 from evalkit.scoring._judge import JudgeOptions, JudgeOutcome, JudgeScorer
 from evalkit.suite import LoadedSuite, ModelSpec
@@ -149,10 +150,6 @@ def quality_lines(out_dir: Path) -> list[str]:
     """Judge quality made visible, per judge scorer of a finished run: how many items it judged, how many
     replies could not be parsed, and where references exist its agreement with the reference-based scorers
     on the same items (pass/fail agreement with binary ones, Pearson r with continuous ones)."""
-    from evalkit.results import iter_results, read_manifest, read_summary
-    from evalkit.results._judge_usage import judge_usage_cells
-    from evalkit.results._usage import format_money
-
     manifest = read_manifest(out_dir)
     judges = [r for r in manifest.scorers if r.name == JUDGE]
     if not judges:
