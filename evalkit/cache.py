@@ -264,10 +264,11 @@ class ResponseCache:
     def _move_aside(self, exc: sqlite3.Error, error: type[UsageError] | type[RunAborted]) -> None:
         """Rename the damaged file (and its WAL and shared-memory files) out of the way, saying so in one line."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
+        name = f"{self.path.name}.damaged-{stamp}-{os.getpid()}"
+        aside = self.path.with_name(name)
         n = 1
         while aside.exists():  # damaged twice within a second: keep both
-            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}-{n}")
+            aside = self.path.with_name(f"{name}-{n}")
             n += 1
         try:
             os.replace(self.path, aside)

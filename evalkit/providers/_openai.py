@@ -183,14 +183,14 @@ class OpenAIProvider:
     def _raise_for_status(self, status: int, headers: Any, raw: bytes) -> None:
         if status < 400:
             return
-        text = f"HTTP {status}: {_error_text(status, raw, self._redact.clip)}"
+        said = _error_text(status, raw, self._redact.clip)
+        text = f"HTTP {status}: {said}"
         if status == 429 and is_quota_refusal(headers, raw):
             type_, code = _error_fields(raw)
-            said = _error_text(status, raw, self._redact.clip).rstrip(". ")
             raise QuotaExceeded(
-                f"HTTP 429: quota or billing limit reached ({code or type_}) at {self.base_url}: {said}; add credit "
-                "or raise the limit with the provider, then run the same command again (retrying does not help)",
-                status)
+                f"HTTP 429: quota or billing limit reached ({code or type_}) at {self.base_url}: {said.rstrip('. ')}; "
+                "add credit or raise the limit with the provider, then run the same command again "
+                "(retrying does not help)", status)
         if status == 429:
             # Retry-After first; OpenAI-style servers may send only x-ratelimit-reset-requests.
             wait = parse_retry_after(headers.get("retry-after"))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+from evalkit.local_paths import JUDGE
 from evalkit.results._models import ItemResult, JudgeUsageCell, Prices, ScorerRecord
-from evalkit.results._usage import cost_of
+from evalkit.results._usage import cost_of, format_money
 
-JUDGE = "judge"
 UNPARSABLE = "judge_unparsable"
 
 
@@ -54,8 +54,6 @@ class JudgeUsageTally:
 
 def judge_usage_line(cell: JudgeUsageCell) -> str:
     """``judge_correctness (gpt-4o): 6 calls (1 unparsable), tokens in 1,404 out 72, cost unknown``."""
-    from evalkit.results._usage import format_money
-
     return (f"{cell.label} ({cell.model}): {cell.calls} calls ({cell.unparsable} unparsable), tokens in "
             f"{cell.prompt_tokens:,} out {cell.completion_tokens:,}, cost {format_money(cell.cost, cell.prices)}")
 

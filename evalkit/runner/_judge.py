@@ -20,16 +20,16 @@ from evalkit.cache import ResponseCache, response_keys
 from evalkit.config import apply_run_policy
 from evalkit.errors import ProviderError
 from evalkit.items import Item
-from evalkit.local_paths import confined_judge_models
+from evalkit.local_paths import JUDGE, confined_judge_models
 from evalkit.providers import Completion, Provider, Request, RetryPolicy, complete_with_retries, make_provider
-from evalkit.results import ScorerRecord
+from evalkit.results import ScorerRecord, iter_results, read_manifest, read_summary
+from evalkit.results._judge_usage import UNPARSABLE, judge_usage_cells
+from evalkit.results._usage import format_money
 from evalkit.runner._plan import RunOptions, effective_model, endpoint_of
 from evalkit.scoring._judge import JudgeOptions, JudgeOutcome, JudgeScorer
 from evalkit.suite import LoadedSuite, ModelSpec
 from evalkit.suite._schema import GenerationParams
 from evalkit.templating import Message, TemplateError
-
-JUDGE = "judge"  # the scorer name (evalkit.local_paths checks the same name)
 
 
 def judge_spec(suite: LoadedSuite, options: RunOptions, name: str, max_tokens: int) -> ModelSpec:
@@ -118,7 +118,7 @@ class Judges:
                  "completion_tokens": completion.usage.completion_tokens}
         score = scorer.verdict(completion.text)
         if score.error is not None:
-            return JudgeOutcome(label, error_kind="judge_unparsable", error=score.error[:500], usage=usage,
+            return JudgeOutcome(label, error_kind=UNPARSABLE, error=score.error[:500], usage=usage,
                                 cached=cached)
         return JudgeOutcome(label, score=score, usage=usage, cached=cached)
 
@@ -150,10 +150,6 @@ def quality_lines(out_dir: Path) -> list[str]:
     """Judge quality made visible, per judge scorer of a finished run: how many items it judged, how many
     replies could not be parsed, and where references exist its agreement with the reference-based scorers
     on the same items (pass/fail agreement with binary ones, Pearson r with continuous ones)."""
-    from evalkit.results import iter_results, read_manifest, read_summary
-    from evalkit.results._judge_usage import judge_usage_cells
-    from evalkit.results._usage import format_money
-
     manifest = read_manifest(out_dir)
     judges = [r for r in manifest.scorers if r.name == JUDGE]
     if not judges:
@@ -165,7 +161,7 @@ def quality_lines(out_dir: Path) -> list[str]:
     others = [r for r in manifest.scorers if r.name != JUDGE and r.name in REFERENCE_SCORERS]
     lines = []
     for judge in judges:
-        failed = sum(1 for r in rows if r.error is not None and r.error.kind == "judge_unparsable"
+        failed = sum(1 for r in rows if r.error is not None and r.error.kind == UNPARSABLE
                      and r.error.message.startswith(f"judge {judge.label!r}"))
         judged = [r for r in rows if r.scores and r.scores.get(judge.label) is not None]
         asked = len(judged) + failed

@@ -57,25 +57,28 @@ class Recorder:
     def _check_quota(self, message: str) -> None:
         """Every request so far refused for quota or billing (whatever the error-rate limit): the cause, once."""
         done = self.counts["done"]
-        enough = min(MIN_ITEMS_BEFORE_ABORT, max(1, self.counts["todo"]))
-        if done >= enough and self.counts["error:quota_exceeded"] == done and not self.stopped:
-            self.stopped = True
-            self.stop_with(TooManyErrors(f"every request was refused ({done} of {done}): {message}; stopped early "
-                                         f"(results so far are kept in {self.out})"))
+        if self._judged() and self.counts["error:quota_exceeded"] == done:
+            self._stop(f"every request was refused ({done} of {done}): {message}; stopped early "
+                       f"(results so far are kept in {self.out})")
 
     def _check_error_rate(self) -> None:
         done, failed = self.counts["done"], self.counts["failed"]
-        # A run smaller than the minimum is judged once all its items are done.
-        enough = min(MIN_ITEMS_BEFORE_ABORT, max(1, self.counts["todo"]))
-        if done >= enough and failed / done > self.max_error_rate and not self.stopped:
-            self.stopped = True
+        if self._judged() and failed / done > self.max_error_rate:
             kinds = ", ".join(
                 f"{k.removeprefix('error:')} {v}" for k, v in sorted(self.counts.items()) if k.startswith("error:")
             )
-            self.stop_with(TooManyErrors(
-                f"{failed} of {done} items failed ({kinds}), more than the limit of "
-                f"{self.max_error_rate:.0%}; stopped early (results so far are kept in {self.out})"
-            ))
+            self._stop(f"{failed} of {done} items failed ({kinds}), more than the limit of "
+                       f"{self.max_error_rate:.0%}; stopped early (results so far are kept in {self.out})")
+
+    def _judged(self) -> bool:
+        """Enough items are done to judge the run by its errors, and it was not stopped for them already (a run
+        smaller than the minimum is judged once all its items are done)."""
+        enough = min(MIN_ITEMS_BEFORE_ABORT, max(1, self.counts["todo"]))
+        return self.counts["done"] >= enough and not self.stopped
+
+    def _stop(self, message: str) -> None:
+        self.stopped = True
+        self.stop_with(TooManyErrors(message))
 
 
 def finish(out: Path, manifest: RunManifest, planned: set[str], abort: BaseException | None, interrupted: bool,
