@@ -4,6 +4,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,19 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         source = str(getattr(sys.modules[name], "__file__", "") or "")
         if source.startswith((tempfile.gettempdir(), str(EXAMPLE))):
             del sys.modules[name]
+
+
+@pytest.fixture
+def call_counter(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every request that reaches the embedded model (the real ``LocalProvider.complete`` still runs)."""
+    from evalkit.providers._local import LocalProvider  # imported on use, to keep conftest light
+
+    calls: list[Any] = []
+    real = LocalProvider.complete
+
+    async def counting(self: LocalProvider, request: Any) -> Any:
+        calls.append(request)
+        return await real(self, request)
+
+    monkeypatch.setattr(LocalProvider, "complete", counting)
+    return calls

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import needs_model, run_cli, translator, write_suite
 
 from evalkit.providers import Request
-from evalkit.providers._local import LocalProvider
 from evalkit.testing import FakeOpenAIServer
 
 SUITE = """\
@@ -40,15 +38,8 @@ scorers:
 @pytest.mark.local_model
 @needs_model
 def test_the_embedded_model_judges_every_item_into_a_score_or_a_classified_error(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Request] = []
-    real = LocalProvider.complete
-
-    async def counting(self: LocalProvider, request: Request) -> Any:
-        calls.append(request)
-        return await real(self, request)
-
-    monkeypatch.setattr(LocalProvider, "complete", counting)
+        tmp_path: Path, call_counter: list[Request]) -> None:
+    calls = call_counter  # the embedded judge's requests (conftest.py)
     with FakeOpenAIServer(translator) as server:
         suite = write_suite(tmp_path, server.base_url, SUITE)
         assert run_cli("run", suite, "--out", tmp_path / "a", "--max-error-rate", "1") in (0, 3)

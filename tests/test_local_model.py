@@ -50,20 +50,6 @@ def _outputs(run_dir: Path) -> dict[str, str | None]:
     return {r.item_id: r.output for r in iter_results(run_dir / "results.jsonl")}
 
 
-@pytest.fixture
-def call_counter(monkeypatch: pytest.MonkeyPatch) -> list[Request]:
-    """Every request that reaches the local model (the real ``complete`` still runs)."""
-    calls: list[Request] = []
-    real = LocalProvider.complete
-
-    async def counting(self: LocalProvider, request: Request) -> Any:
-        calls.append(request)
-        return await real(self, request)
-
-    monkeypatch.setattr(LocalProvider, "complete", counting)
-    return calls
-
-
 @pytest.mark.local_model
 @needs_model
 def test_run_on_embedded_model_is_deterministic_and_cached(tmp_path: Path, call_counter: list[Request]) -> None:

@@ -3,7 +3,7 @@
 * :func:`run_changes` — the model, endpoint and generation parameters that differ, and each prompt variant's
   templates (system, few-shot turns, user, target language, as ``manifest.json`` records them) as a line diff;
   runs written before manifests recorded templates say so instead.
-* :func:`messages_diff` — one item's rendered messages, baseline against candidate, as a line diff.
+* :func:`item_messages_diff` — one item's rendered messages, baseline against candidate, as a line diff.
 
 Lines are plain strings here; the templates escape them (HTML) or fence them (Markdown).
 """
@@ -90,13 +90,6 @@ def messages_text(messages: Sequence[Mapping[str, str]]) -> str:
     return "\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in messages)
 
 
-def messages_diff(base: Sequence[Mapping[str, str]], cand: Sequence[Mapping[str, str]]) -> list[DiffLine]:
-    """The line diff of two items' rendered messages; empty when they are the same."""
-    if list(base) == list(cand):
-        return []
-    return line_diff(messages_text(base), messages_text(cand))
-
-
 def _lines(lines: list[DiffLine]) -> dict[str, Any]:
     return {"lines": lines, "removed": sum(1 for x in lines if x.op == "delete"),
             "added": sum(1 for x in lines if x.op == "insert")}
@@ -172,6 +165,7 @@ def run_changes(comparison: Comparison) -> dict[str, Any]:
 
 
 def item_messages_diff(base: Sequence[Mapping[str, str]], cand: Sequence[Mapping[str, str]]) -> dict[str, Any] | None:
-    """A flip card's rendered-messages diff (None when the messages are the same)."""
-    lines = messages_diff(base, cand)
-    return _lines(lines) if lines else None
+    """A flip card's rendered-messages diff, line by line (None when the messages are the same)."""
+    if list(base) == list(cand):
+        return None
+    return _lines(line_diff(messages_text(base), messages_text(cand)))

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evalkit.report._changes import item_messages_diff, run_changes
@@ -50,14 +50,20 @@ def _severity(m: MetricComparison) -> tuple[int, float]:
     return (0 if m.regression else 1, -_drop(m))
 
 
+def _metric_order(comparison: Comparison) -> Callable[[str], int]:
+    """A metric's place in the suite's scorer order (metrics the baseline did not record last)."""
+    labels = [r.label for r in comparison.base.manifest.scorers]
+    return lambda metric: labels.index(metric) if metric in labels else len(labels)
+
+
 def _reading_order(comparison: Comparison) -> dict[int, int]:
     """Each cell's position in language order (then variant, then the suite's metric order)."""
     langs = {lang: i for i, lang in enumerate(comparison.languages())}
     variants = {v: i for i, v in enumerate(comparison.variants())}
-    labels = [r.label for r in comparison.base.manifest.scorers]
+    metric_order = _metric_order(comparison)
     order = sorted(range(len(comparison.metrics)), key=lambda i: (
         langs.get(comparison.metrics[i].language, len(langs)), variants.get(comparison.metrics[i].variant, 0),
-        labels.index(comparison.metrics[i].metric) if comparison.metrics[i].metric in labels else len(labels)))
+        metric_order(comparison.metrics[i].metric)))
     return {cell: position for position, cell in enumerate(order)}
 
 
@@ -108,9 +114,7 @@ def summary_markdown(comparison: Comparison) -> str:
     metric with ``baseline → candidate (Δ)``; significant changes in bold with ▼/▲."""
     from evalkit.report._markdown import md
 
-    labels = [r.label for r in comparison.base.manifest.scorers]
-    metrics = sorted({m.metric for m in comparison.metrics},
-                     key=lambda x: labels.index(x) if x in labels else len(labels))
+    metrics = sorted({m.metric for m in comparison.metrics}, key=_metric_order(comparison))
     several = len(comparison.variants()) > 1
     cells = {(m.variant, m.language, m.metric): m for m in comparison.metrics}
     head = ["language", *(["variant"] if several else []), *(metric_name(x) for x in metrics)]
@@ -141,13 +145,13 @@ def forest_plots(comparison: Comparison) -> list[dict[str, Any]]:
     for m in comparison.metrics:
         keys.setdefault((m.variant, m.metric), []).append(m)
     order = {lang: i for i, lang in enumerate(comparison.languages())}
-    labels = [r.label for r in comparison.base.manifest.scorers]
+    metric_order = _metric_order(comparison)
     out = []
     several = len(comparison.variants()) > 1
     # Plots with significant regressions first, then by their largest drop; plots where nothing moved last.
     for (variant, metric), cells in sorted(keys.items(), key=lambda kv: (
             -sum(m.regression for m in kv[1]), -max(_drop(m) for m in kv[1]),
-            str(kv[0][0]), labels.index(kv[0][1]) if kv[0][1] in labels else len(labels))):
+            str(kv[0][0]), metric_order(kv[0][1]))):
         cells.sort(key=lambda m: order.get(m.language, len(order)))
         effects = [Effect(m.language, m.result.delta, m.result.ci_low, m.result.ci_high, _direction(m))
                    for m in cells]

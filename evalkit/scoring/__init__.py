@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import UsageError
 from evalkit.scoring._base import ItemScore, Options, Scorer
 from evalkit.scoring._custom import (
@@ -91,6 +91,9 @@ def is_registered(name: str) -> bool:
     return name in REGISTRY or lookup(name) is not None
 
 
+_HINT = " (did you mean {!r}?)"
+
+
 def parse_options(name: str, options: dict[str, Any]) -> Options:
     options_type, _ = REGISTRY[name]
     try:
@@ -101,19 +104,14 @@ def parse_options(name: str, options: dict[str, Any]) -> Options:
         loc = [str(p) for p in err["loc"] if isinstance(p, int) or (p.isidentifier() and not p[:1].isupper())]
         where = ".".join(loc)
         if err["type"] == "extra_forbidden":
-            msg = f"unknown option {loc[-1]!r}" + _did_you_mean(loc[-1], list(options_type.model_fields))
+            msg = f"unknown option {loc[-1]!r}" + did_you_mean(loc[-1], options_type.model_fields, _HINT)
         else:
             msg = err["msg"]
             if err["type"] == "literal_error" and isinstance(err.get("input"), str):
                 expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-                hint = _did_you_mean(err["input"], expected)
+                hint = did_you_mean(err["input"], expected, _HINT)
                 msg = f"unknown value {err['input']!r}{hint}" if hint else f"{msg} (got {err['input']!r})"
         raise ScorerOptionsError(where, msg) from None
-
-
-def _did_you_mean(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def build_scorer(name: str, options: dict[str, Any], language: str) -> Scorer:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from evalkit._hints import did_you_mean
 from evalkit.errors import UsageError
 from evalkit.scoring._custom import ScorerDefinition, define
 
@@ -179,10 +180,7 @@ def loaded_plugins() -> list[str]:
 
 def not_registered(name: str) -> str:
     """The one line for a suite naming a scorer that no enabled plugin provides."""
-    import difflib
-
-    close = difflib.get_close_matches(name, [*BUILTIN_NAMES, *_registered], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(name, [*BUILTIN_NAMES, *_registered], " (did you mean {!r}?)")
     return (f"unknown scorer (got {name!r}){hint}; built in: {', '.join(BUILTIN_NAMES)}; a plugin's scorer must be "
             f"enabled with --plugin MODULE_OR_PATH, {ENV_VAR}, or an installed package listing it under the "
             f"{ENTRY_POINT_GROUP!r} entry point (a suite never imports code)")

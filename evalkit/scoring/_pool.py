@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.scoring._base import Scorer
 from evalkit.scoring._custom import CustomAdapter
-from evalkit.scoring._plugins import loaded_plugins
+from evalkit.scoring._plugins import load_plugins, loaded_plugins
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -119,8 +119,6 @@ def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
 def _init_worker(defs: list[ScorerDef], parent: int, plugins: Sequence[str] = ()) -> None:
     global _worker_book
     threading.Thread(target=_exit_with_parent, args=(parent,), name="evalkit-parent-watch", daemon=True).start()
-    from evalkit.scoring._plugins import load_plugins
-
     load_plugins(plugins)  # the runner's --plugin modules: the worker rebuilds their scorers
     _worker_book = _Book(defs)
     if _needs_langid(defs):
