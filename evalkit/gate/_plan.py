@@ -127,10 +127,10 @@ def plan_checks(spec: GateSpec, run: RunShape, baseline: RunShape | None = None)
     score (unless ``skip``)."""
     several = run.several_variants
     checks: list[PlannedCheck] = []
+    extra = [m for m in spec.thresholds if m not in (*run.labels, ERROR_RATE)]  # the same for every language
     for language in run.languages:
         shared = baseline is not None and language in baseline.languages
         usage = _usage_measures(spec, language, run, baseline) if baseline is not None and shared else []
-        extra = [m for m in spec.thresholds if m not in (*run.labels, ERROR_RATE)]
         metrics = list(dict.fromkeys([*run.labels, ERROR_RATE, *extra, *usage]))
         for metric in metrics:
             for variant in run.variants:

@@ -50,7 +50,7 @@ class SuiteFile(pytest.File):
         self.session_data = sessions.add(plan, self.nodeid)
         yield RunItem.from_parent(self, name="run")
         for language in plan.languages:
-            mine = [c for c in plan.checks if c.parts[0] == language]
+            mine = [c for c in plan.checks if c.language == language]
             if mine:
                 yield LanguageNode.from_parent(self, name=language, checks=mine)
 
@@ -60,22 +60,21 @@ class SuiteFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
-class LanguageNode(pytest.Collector):
+class _ChecksNode(pytest.Collector):
+    """A node of the tree holding the planned checks below it."""
+
     def __init__(self, *, checks: list[PlannedCheck], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.checks = checks
 
+
+class LanguageNode(_ChecksNode):
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        metrics = list(dict.fromkeys(c.parts[1] for c in self.checks))
-        for metric in metrics:
-            yield MetricNode.from_parent(self, name=metric, checks=[c for c in self.checks if c.parts[1] == metric])
+        for metric in dict.fromkeys(c.metric for c in self.checks):
+            yield MetricNode.from_parent(self, name=metric, checks=[c for c in self.checks if c.metric == metric])
 
 
-class MetricNode(pytest.Collector):
-    def __init__(self, *, checks: list[PlannedCheck], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.checks = checks
-
+class MetricNode(_ChecksNode):
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         for check in self.checks:
             yield CheckItem.from_parent(self, name=check.parts[2], planned=check)

@@ -164,6 +164,21 @@ def _changed_rows(b: FloatArray, c: FloatArray) -> np.ndarray:
     return np.flatnonzero(np.any(b != c, axis=1))
 
 
+def _flip_inputs(base: npt.ArrayLike, cand: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """What a sign-flip test needs: both runs' summed statistics, and ``cand - base`` of each of the
+    ``m`` changed items (an ``(m, k)`` array: what swapping that item moves)."""
+    b, c = _check_pair(base, cand)
+    changed = _changed_rows(b, c)
+    return b.sum(axis=0), c.sum(axis=0), c[changed] - b[changed]
+
+
+def _extreme_count(deltas: np.ndarray, observed: float) -> int:
+    """Arrangements' deltas at least as far from 0 as ``observed`` (a tiny relative tolerance counts
+    floating-point ties as ties; a NaN delta counts as extreme)."""
+    threshold = abs(observed) - 1e-9 * max(1.0, abs(observed))
+    return int(np.count_nonzero(np.isnan(deltas) | (np.abs(deltas) >= threshold)))
+
+
 def sign_flip_p(base: npt.ArrayLike, cand: npt.ArrayLike, score_fn: ScoreFn) -> float:
     """Exact two-sided paired permutation (sign-flip) p-value of ``score(cand) - score(base)``.
 
@@ -179,24 +194,19 @@ def sign_flip_p(base: npt.ArrayLike, cand: npt.ArrayLike, score_fn: ScoreFn) -> 
     computed exactly. ``p >= 2^(1-m)`` always (:func:`min_paired_p`); ``p = 1`` when nothing
     changed. Raises ``ValueError`` when more than :data:`EXACT_MAX_CHANGED` items changed.
     """
-    b, c = _check_pair(base, cand)
-    changed = _changed_rows(b, c)
-    m = int(changed.size)
+    base_sum, cand_sum, diff = _flip_inputs(base, cand)
+    m = diff.shape[0]
     if m > EXACT_MAX_CHANGED:
         raise ValueError(f"{m} changed items: the exact test enumerates at most {EXACT_MAX_CHANGED}")
     if m == 0:
         return 1.0
-    base_sum, cand_sum = b.sum(axis=0), c.sum(axis=0)
     delta = float(score_fn(cand_sum)) - float(score_fn(base_sum))
-    diff = c[changed] - b[changed]  # (m, k): what swapping each changed item moves
     flips = ((np.arange(2**m)[:, None] >> np.arange(m)) & 1).astype(np.float64)  # row i: the bits of i
     # The base side after swapping the items of arrangement i; the candidate side of arrangement i
     # is the base side of its complement (every other item swapped), row 2^m - 1 - i: one score
     # per arrangement serves both sides.
     scores = apply_score(score_fn, base_sum + flips @ diff)
-    deltas = scores[::-1] - scores
-    threshold = abs(delta) - 1e-9 * max(1.0, abs(delta))
-    extreme = int(np.count_nonzero(np.isnan(deltas) | (np.abs(deltas) >= threshold)))
+    extreme = _extreme_count(scores[::-1] - scores, delta)
     return max(extreme / 2**m, min_paired_p(m))
 
 
@@ -212,20 +222,16 @@ def randomized_sign_flip_p(base: npt.ArrayLike, cand: npt.ArrayLike, score_fn: S
     distribution, capped at that floor, so a correction over many cells can still flag a clear
     change; the second value says whether that happened. ``p >= 2^(1-m)`` always.
     """
-    b, c = _check_pair(base, cand)
-    changed = _changed_rows(b, c)
-    m = int(changed.size)
+    base_sum, cand_sum, diff = _flip_inputs(base, cand)
+    m = diff.shape[0]
     if m == 0:
         return 1.0, False
-    base_sum, cand_sum = b.sum(axis=0), c.sum(axis=0)
     delta = float(score_fn(cand_sum)) - float(score_fn(base_sum))
-    diff = c[changed] - b[changed]
     flips = np.random.default_rng(seed).integers(0, 2, size=(n_flips, m)).astype(np.float64)
     moved = np.zeros((n_flips, diff.shape[1]), dtype=np.float64)
     _tiled_product(flips, diff, moved)
     deltas = apply_score(score_fn, cand_sum - moved) - apply_score(score_fn, base_sum + moved)
-    threshold = abs(delta) - 1e-9 * max(1.0, abs(delta))
-    extreme = int(np.count_nonzero(np.isnan(deltas) | (np.abs(deltas) >= threshold)))
+    extreme = _extreme_count(deltas, delta)
     floor = min_paired_p(m)
     if extreme > 0:
         return max((extreme + 1) / (n_flips + 1), floor), False
