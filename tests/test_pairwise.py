@@ -72,7 +72,7 @@ def test_a_candidate_that_loses_in_one_language_fails_the_gate_there_only(
         base, cand = _runs(tmp_path, server)
         capsys.readouterr()
         code = run_cli("compare", base, cand, "--judge", "judge-model", "--judge-base-url", server.base_url,
-                       "--out", tmp_path / "cmp.html", "--gate")
+                       "--out", tmp_path / "cmp.html", "--gate", "--json", tmp_path / "gate.json")
         judged = [r for r in server.chat_requests if r.body and r.body["model"] == "judge-model"]
     captured = capsys.readouterr()
     out = captured.out
@@ -86,6 +86,11 @@ def test_a_candidate_that_loses_in_one_language_fails_the_gate_there_only(
     assert '<section id="pairwise">' in page and "German phrase 3" in page and "Sorry" in page
     german = next(r.body for r in judged if r.body and "German phrase 0" in last_user_message(r.body))
     assert "German" in german["messages"][0]["content"]  # the judge is told the target language
+    verdict = json.loads((tmp_path / "gate.json").read_text(encoding="utf-8"))
+    ids = [c["id"] for c in verdict["checks"]]
+    assert all(ids) and len(ids) == len(set(ids)), ids  # --judge's checks get their stable ids too
+    assert ids == ["de::error_rate::max", "de::exact_match::regression", "de::pairwise::judge-model",  # gate order
+                   "zh::error_rate::max", "zh::exact_match::regression", "zh::pairwise::judge-model"]
 
 
 def test_a_position_biased_judge_gives_ties_counted_as_order_inconsistent(

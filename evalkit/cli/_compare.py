@@ -134,20 +134,15 @@ def _pairwise(comparisons: list[Comparison], judge: _JudgeOptions, results: list
             raise UsageError("--judge-base-url, --judge-api-key-env, --judge-max-tokens and --judge-param "
                              "need --judge MODEL")
         return []
-    from evalkit.cache import ResponseCache, default_cache_path
     from evalkit.cli._params import merge_params
-    from evalkit.compare._pairwise import default_judge_params, judge_comparison, pairwise_checks, user_judge_spec
+    from evalkit.compare._pairwise import default_judge_params, judge_comparisons, pairwise_checks, user_judge_spec
 
     params = merge_params(default_judge_params().as_body(), judge.params, judge.max_tokens, "--judge-param",
                           "--judge-max-tokens")
     spec = user_judge_spec(judge.model, judge.base_url, judge.api_key_env, params=params)
-    cache = ResponseCache(default_cache_path())
-    try:
-        judged = [judge_comparison(c, spec, cache) for c in comparisons]
-    finally:
-        cache.close()
+    judged = judge_comparisons(comparisons, spec)
     for result, pairwise in zip(results or [], judged, strict=False):  # --judge replaces the gate's pairwise:
-        result.checks[:] = [c for c in result.checks if c.kind != "pairwise"] + pairwise_checks(pairwise)
+        result.use_pairwise(judge.model, pairwise_checks(pairwise))
     return judged
 
 

@@ -305,12 +305,18 @@ def pairwise_checks(result: Pairwise) -> list[Check]:
     return checks
 
 
-def gate_checks(comparison: Comparison, judge: str, max_tokens: int = 512) -> list[Check]:
-    """The gate's ``pairwise:`` rule: the suite's judge asked about the comparison, through the cache."""
+def judge_comparisons(comparisons: list[Comparison], spec: ModelSpec) -> list[Pairwise]:
+    """Each comparison judged pairwise by ``spec``, through the default response cache."""
     from evalkit.cache import default_cache_path
 
     cache = ResponseCache(default_cache_path())
     try:
-        return pairwise_checks(judge_comparison(comparison, user_judge_spec(judge, max_tokens=max_tokens), cache))
+        return [judge_comparison(c, spec, cache) for c in comparisons]
     finally:
         cache.close()
+
+
+def gate_checks(comparison: Comparison, judge: str, max_tokens: int = 512) -> list[Check]:
+    """The gate's ``pairwise:`` rule: the suite's judge asked about the comparison, through the cache."""
+    (judged,) = judge_comparisons([comparison], user_judge_spec(judge, max_tokens=max_tokens))
+    return pairwise_checks(judged)

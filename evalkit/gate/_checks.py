@@ -103,6 +103,15 @@ class GateResult:
     def several_variants(self) -> bool:
         return len(self.run.manifest.variants) > 1
 
+    def use_pairwise(self, judge: str, checks: list[Check]) -> None:
+        """The pairwise checks of ``judge`` (``evalkit compare --judge``) in place of the gate's own: ordered
+        and named (:attr:`Check.id`) as :func:`run_gate` orders and names every check."""
+        from evalkit.gate._spec import PairwiseRule
+
+        self.spec = self.spec.model_copy(update={"pairwise": PairwiseRule(judge=judge)})
+        kept = [c for c in self.checks if c.kind != "pairwise"]
+        self.checks[:] = _stamped(kept + checks, self.run, self.spec)
+
     def languages(self) -> list[str]:
         """Languages with checks or cells, in the run's order (run-level checks excluded)."""
         order = {lang: i for i, lang in enumerate(self.run.manifest.languages)}
@@ -404,8 +413,13 @@ def run_gate(
         warnings.append(f"{what} are configured but no --baseline was given; regression checks skipped")
     if not checks:
         warnings.append("the gate defines no check that applies to this run")
-    checks = [replace(c, id=check_id(c, spec, several)) for c in _order(checks, run)]
-    return GateResult(run, spec, loaded.source, checks, cells, cmp, warnings)
+    return GateResult(run, spec, loaded.source, _stamped(checks, run, spec), cells, cmp, warnings)
+
+
+def _stamped(checks: list[Check], run: RunData, spec: GateSpec) -> list[Check]:
+    """``checks`` in the gate's order, each with its stable id."""
+    several = len(run.manifest.variants) > 1
+    return [replace(c, id=check_id(c, spec, several)) for c in _order(checks, run)]
 
 
 def _order(checks: list[Check], run: RunData) -> list[Check]:
