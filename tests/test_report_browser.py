@@ -84,7 +84,9 @@ class Watched:
 def open_report(browser: Any, path: Path, width: int = 1440) -> Iterator[Watched]:
     context = browser.new_context(viewport={"width": width, "height": 1800}, device_scale_factor=1)
     page = context.new_page()
-    page.set_default_timeout(5000)
+    # Every wait is for a condition (a selector, the report's ready flag), so a long timeout costs a passing test
+    # nothing; 5 s was too short for a first page load on a busy CI machine (Page.goto timed out once).
+    page.set_default_timeout(60_000)
     w = Watched(page)
     page.on("request", lambda r: w.requests.append(r.url))
     page.on("console", lambda m: w.console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
